@@ -1,0 +1,65 @@
+# The two README commands: `make demo` and `make test`. Each installs what it needs, idempotently.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Debian packages the tests and the demo use (installed only when missing).
+APT_PACKAGES ?= prometheus prometheus-alertmanager wrk nginx redis-server chromium docker-compose
+
+export PYTHONPATH := $(CURDIR)
+export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
+
+.PHONY: demo up down test lint unit bench apt venv clean help
+
+help:
+	@echo "make demo   run the launch against the built-in demo target"
+	@echo "make up     start the whole stack in the background (UI address and credentials printed)"
+	@echo "make down   stop the stack that make up started"
+	@echo "make test   lint, type-check and run every test against real services"
+	@echo "make bench  benchmarks (numbers and ratios, no pass/fail)"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP)
+
+apt:
+	@if [ -n "$(strip $(APT_PACKAGES))" ]; then scripts/ensure-apt.sh $(APT_PACKAGES); fi
+
+lint: venv
+	$(VENV)/bin/ruff check include dags plugins tests bench
+	$(VENV)/bin/mypy
+
+# Two passes: everything that tolerates a shared machine on two pytest workers, then the tests
+# marked `serial` (a whole Airflow, or a p95 measured under load) one at a time, so no latency
+# gate and no scheduler heartbeat competes with another test for the two cores.
+test: venv apt lint
+	scripts/audit.sh
+	@# Start (and configure) PostgreSQL once, before two pytest workers share it.
+	$(PY) -c "from include.devservices.postgres import start_server; start_server()"
+	@# Both passes always run, so one report shows every failure; the target fails if either did.
+	@parallel=0; serial=0; \
+	$(PY) -m pytest tests -n 2 --dist loadfile --durations=15 -m "not serial" || parallel=$$?; \
+	$(PY) -m pytest tests --durations=10 -m "serial" || serial=$$?; \
+	echo "pytest exit codes: parallel pass $$parallel, serial pass $$serial"; \
+	test $$parallel -eq 0 && test $$serial -eq 0
+
+bench: venv apt
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+demo: venv apt
+	$(PY) -m include.demo
+
+up: venv apt
+	$(PY) -m include.demo --up
+
+down: venv
+	$(PY) -m include.demo --down
+
+clean:
+	rm -rf $(VENV) .run launch .mypy_cache .ruff_cache

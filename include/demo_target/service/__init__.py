@@ -1,0 +1,1 @@
+"""The demo target's HTTP service: FastAPI app, pool, metrics, faults and forecast worker."""

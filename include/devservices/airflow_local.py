@@ -1,0 +1,229 @@
+"""Airflow in-process for the demo and the tests: a private AIRFLOW_HOME, a migrated SQLite
+metadata DB, and a REST client that answers approvals as a named user while ``dag.test()`` runs.
+
+``configure_environment`` must run before anything imports airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# Everyone the plans, the demo and the tests name; all hold the Admin role, so only the
+# approval's assignment decides who may answer.
+TEST_USERS = [
+    "operator", "exec_approver", "eng_lead", "cpo", "cto", "devops_lead", "security_lead", "outsider",
+    "dag_test",  # the user dag.test() records as the trigger of its runs (four-eyes tests)
+]
+
+
+HARNESS_DAGS = PROJECT_ROOT / "tests" / "harness_dags"
+
+
+def scratch_dags(home: Path) -> Path:
+    """Where tests write DAG files built from plan variants (a third bundle)."""
+    return home / "scratch_dags"
+
+
+def bundle_config(dags_folder: Path, home: Path) -> str:
+    """The project's DAGs, the harness's test DAGs, and the scratch folder, as local bundles."""
+    bundles = [("dags-folder", dags_folder), ("harness-dags", HARNESS_DAGS), ("scratch-dags", scratch_dags(home))]
+    return json.dumps([
+        {"name": name, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+         "kwargs": {"path": str(path), "refresh_interval": 0}}
+        for name, path in bundles
+    ])
+
+
+def write_passwords(path: Path) -> None:
+    """Random passwords (0600) for every user, written before Airflow starts: SimpleAuthManager
+    prints the passwords it generates, and passwords never belong in a log."""
+    if path.exists():
+        return
+    path.write_text(json.dumps({user: secrets.token_urlsafe(16) for user in TEST_USERS}))
+    path.chmod(0o600)
+
+
+def airflow_environment(home: Path, dags_folder: Path = PROJECT_ROOT / "dags") -> dict[str, str]:
+    """The settings every Airflow process of ours shares (in-process or the real stack)."""
+    home.mkdir(parents=True, exist_ok=True)
+    scratch_dags(home).mkdir(exist_ok=True)
+    passwords = home / "simple_auth_manager_passwords.json"
+    write_passwords(passwords)
+    existing = os.environ.get("PYTHONPATH", "")
+    python_path = existing if str(PROJECT_ROOT) in existing.split(os.pathsep) else os.pathsep.join(
+        p for p in (str(PROJECT_ROOT), existing) if p)
+    return {
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET") or secrets.token_urlsafe(64),
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": bundle_config(dags_folder, home),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "False",  # a broken plan shows its own message
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:admin" for user in TEST_USERS),
+        "AIRFLOW__API__BASE_URL": "http://localhost:8080",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "PYTHONPATH": python_path,
+    }
+
+
+def configure_environment(home: Path, dags_folder: Path = PROJECT_ROOT / "dags") -> None:
+    os.environ.update(airflow_environment(home, dags_folder))
+
+
+def user_password(home: Path, user: str) -> str:
+    """A user's password from the file written by ``write_passwords`` (for signing in)."""
+    return str(json.loads((home / "simple_auth_manager_passwords.json").read_text())[user])
+
+
+def migrate_metadata_db() -> None:
+    """``airflow db migrate`` in a subprocess (keeps this process's Airflow settings untouched)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How a named user answers one approval task: ``option`` (Approve/Reject/branch) and params."""
+
+    task_id: str
+    user: str
+    option: str = "Approve"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AnswerResult:
+    answer: Answer
+    status_code: int
+    body: Any
+
+
+class ApprovalClient:
+    """Airflow's REST API (FastAPI TestClient on create_app) acting as named users."""
+
+    def __init__(self) -> None:
+        from airflow.api_fastapi.app import create_app
+        from fastapi.testclient import TestClient
+
+        self.client = TestClient(create_app())
+
+    def token(self, user: str) -> str:
+        from airflow.api_fastapi.app import get_auth_manager
+        from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+        return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=user, role="admin"))
+
+    def headers(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user)}"}
+
+    def pending(self, dag_id: str = "~") -> list[dict[str, Any]]:
+        response = self.client.get(f"/api/v2/dags/{dag_id}/dagRuns/~/hitlDetails", headers=self.headers("operator"))
+        response.raise_for_status()
+        return [item for item in response.json()["hitl_details"] if not item.get("response_received")]
+
+    def answer(self, dag_id: str, run_id: str, answer: Answer) -> AnswerResult:
+        url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{answer.task_id}/-1/hitlDetails"
+        response = self.client.patch(
+            url, json={"chosen_options": [answer.option], "params_input": answer.params},
+            headers=self.headers(answer.user),
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        return AnswerResult(answer, response.status_code, body)
+
+
+class ApprovalScript:
+    """Answers pending approvals of one DAG in a background thread, in the order given.
+
+    Each Answer is used once, for the first pending task with its task_id. ``results`` keeps what
+    the API said (200, 403, 409...), so tests can assert refusals as well as approvals. ``timeout``
+    counts from the last answer (or the start): slow pre-checks before an approval do not eat it.
+    """
+
+    def __init__(self, client: ApprovalClient, dag_id: str, answers: Iterable[Answer], timeout: float = 300) -> None:
+        self.client = client
+        self.dag_id = dag_id
+        self.queue = list(answers)
+        self.timeout = timeout
+        self.results: list[AnswerResult] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ApprovalScript:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while self.queue and not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                pending = self.client.pending(self.dag_id)
+            except Exception as exc:  # noqa: BLE001 - a busy metadata DB (SQLite locked) is retried, not fatal
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                time.sleep(0.5)
+                continue
+            for item in pending:
+                ti = item["task_instance"]
+                matching = [a for a in self.queue if a.task_id == ti["task_id"]]
+                if not matching:
+                    continue
+                answer = matching[0]
+                try:
+                    result = self.client.answer(ti["dag_id"], ti["dag_run_id"], answer)
+                except Exception as exc:  # noqa: BLE001 - retried on the next poll
+                    self.errors.append(f"{type(exc).__name__}: {exc}")
+                    break
+                if result.status_code >= 500:
+                    self.errors.append(f"{answer.task_id}: HTTP {result.status_code}")
+                    break
+                self.queue.remove(answer)
+                self.results.append(result)
+                deadline = time.monotonic() + self.timeout
+                break
+            else:
+                time.sleep(0.3)
+
+
+def run_dag(
+    dag: Any,
+    *,
+    answers: Iterable[Answer] = (),
+    conf: dict[str, Any] | None = None,
+    client: ApprovalClient | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> tuple[Any, list[AnswerResult]]:
+    """``dag.test()`` with approvals answered through the REST API; returns (dag_run, answer results)."""
+    answers = list(answers)
+    if not answers:
+        return dag.test(run_conf=conf), []
+    script = ApprovalScript(client or ApprovalClient(), dag.dag_id, answers)
+    with script:
+        if on_start:
+            on_start()
+        dag_run = dag.test(run_conf=conf)
+    return dag_run, script.results

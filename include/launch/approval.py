@@ -1,0 +1,137 @@
+"""The phase approval: Airflow's human-in-the-loop ApprovalOperator, made safe for launches.
+
+- four-eyes: the user who triggered the run is removed from the assignees at run time, so the
+  REST API and the UI refuse that user's answer (403); the refusal is recorded in the ledger;
+- a rejection is an explicit outcome: recorded with who and why, told to Slack, and the task
+  fails, so the run can never be mistaken for a success (a plain rejected ApprovalOperator
+  succeeds and merely skips its downstream);
+- an approval that times out changes nothing: the task fails before any change task runs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import Param
+from airflow.sdk.exceptions import AirflowFailException
+
+from include.launch.plan.models import Approver
+from include.launch.spec import PhaseSpec
+from include.launch.vocabulary import Outcome
+
+
+class LaunchApprovalOperator(ApprovalOperator):
+    """Approve or Reject one phase; ``role`` narrows the assignees to one sign-off role."""
+
+    def __init__(self, *, spec: PhaseSpec, role: str = "", **kwargs: Any) -> None:
+        approval = spec.phase.approval
+        approvers = [a for a in approval.approvers if not role or a.role == role]
+        if not approvers:
+            raise ValueError(f"{spec.dag_id}: no approver holds role {role!r}")
+        kwargs.pop("params", None)  # DAG-level params arrive here; the form shows only the comment
+        title = f"{spec.plan.launch.name}: approve {spec.phase.title}" + (f" ({role} sign-off)" if role else "")
+        super().__init__(
+            subject=title,
+            body=approval_body(spec, role),
+            assigned_users=[{"id": a.id, "name": a.name} for a in approvers],
+            response_timeout=timedelta(minutes=approval.timeout_minutes),
+            params={"comment": Param("", type="string", title="Comment",
+                                     description="What you reviewed; required when you reject.")},
+            **kwargs,
+        )
+        self.spec = spec
+        self.role = role
+        self.approvers = approvers
+
+    def execute(self, context: Any) -> Any:
+        from include.launch.runtime import PhaseRun
+
+        run = PhaseRun.from_context(self.spec, context)
+        eligible = self._eligible(run)
+        self.assigned_users = [{"id": a.id, "name": a.name} for a in eligible]
+        run.record("approval_requested", "", {
+            "role": self.role, "assigned": [a.id for a in eligible],
+            "excluded_four_eyes": run.triggering_user if any(a.id == run.triggering_user for a in self.approvers)
+            and self.spec.phase.approval.four_eyes else None,
+        })
+        return super().execute(context)
+
+    def _eligible(self, run: Any) -> list[Approver]:
+        """Plan approvers minus the triggering user (four-eyes) and minus anyone who already signed
+        another role of this run (each sign-off by a different person)."""
+        excluded = self._earlier_signers(run)
+        if self.spec.phase.approval.four_eyes:
+            excluded.add(run.triggering_user)
+        eligible = [a for a in self.approvers if a.id not in excluded]
+        if not eligible:
+            reason = (f"no eligible {self.role or 'approver'}: {sorted(excluded)} triggered the run or already "
+                      "signed another role; another person must approve")
+            run.record("four_eyes_violation", Outcome.FAILED.value, {"reason": reason})
+            raise AirflowFailException(reason)
+        return eligible
+
+    def _earlier_signers(self, run: Any) -> set[str]:
+        if not self.role:
+            return set()
+        rows = run.ledger.rows(launch_id=self.spec.launch_id, phase_id=self.spec.phase.id, event="approval_given")
+        return {row.actor for row in rows if row.run_id == run.run_id}
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        from include.launch.runtime import PhaseRun
+
+        run = PhaseRun.from_context(self.spec, context)
+        if "error" in event:
+            run.record("approval_timed_out" if event.get("error_type") == "timeout" else "approval_error",
+                       Outcome.FAILED.value, {"role": self.role, "error": str(event.get("error"))})
+            run.notify("failed", f"Approval {'timed out' if event.get('error_type') == 'timeout' else 'failed'}: "
+                                 "no change was made.", severity="P2")
+            raise AirflowFailException("approval not given in time: no change was made")
+        user = (event.get("responded_by_user") or {}).get("id", "")
+        name = (event.get("responded_by_user") or {}).get("name", user)
+        choice = (event.get("chosen_options") or [""])[0]
+        comment = str((event.get("params_input") or {}).get("comment") or "")
+        if self.spec.phase.approval.four_eyes and user == run.triggering_user:
+            run.record("four_eyes_violation", Outcome.FAILED.value, {"user": user, "role": self.role}, actor=user)
+            raise AirflowFailException(f"four-eyes: {user!r} triggered this run and may not approve it")
+        if user in self._earlier_signers(run):
+            run.record("four_eyes_violation", Outcome.FAILED.value, {"user": user, "role": self.role}, actor=user)
+            raise AirflowFailException(f"{user!r} already signed another role of this run; sign-offs need "
+                                       "different people")
+        payload = {"role": self.role, "choice": choice, "comment": comment, "responder_name": name,
+                   "responded_at": str(event.get("responded_at"))}
+        if choice != self.APPROVE:
+            run.record("approval_rejected", "rejected", payload, actor=user)
+            run.notify("rejected", f"Rejected by {name}: {comment or 'no reason given'}. No change was made.",
+                       details={"Approver": name})
+            raise AirflowFailException(f"phase rejected by {name}: {comment or 'no reason given'}; no change made")
+        run.record("approval_given", Outcome.SUCCESSFUL.value, payload, actor=user)
+        run.notify("approved", f"Approved by {name}" + (f": {comment}" if comment else ""),
+                   details={"Approver": name})
+        return super().execute_complete(context, event)
+
+
+def approval_body(spec: PhaseSpec, role: str = "") -> str:
+    """Markdown the approver reads: pre-check results (templated from XCom), the change, evidence."""
+    phase = spec.phase
+    lines = [f"### {phase.title} (risk {phase.risk.value})", ""]
+    lines += ["**Pre-checks** (all passed to reach this approval):", ""]
+    for check in spec.pre_checks:
+        lines.append(f"- `{check.name}`: {{{{ (ti.xcom_pull(task_ids='{check.task_id}') or {{}}).get('summary', "
+                     f"'n/a') }}}}")
+    lines += ["", "**Change** (before -> after):", ""]
+    if phase.change is None:
+        lines.append("- no system change: this phase records a decision")
+    else:
+        params = phase.change.params
+        before = params.get("documented_before", {})
+        for key, value in (params.get("settings") or params).items():
+            lines.append(f"- `{key}`: {before.get(key, 'current value (snapshot)')} -> {value}")
+        lines.append("- override values given in the trigger form: `{{ params }}`")
+    if phase.rollback_triggers:
+        lines += ["", "**Automatic rollback if:** " + "; ".join(str(t) for t in phase.rollback_triggers)]
+    lines += ["", f"Evidence folder: `{spec.plan.evidence.base}/{phase.id}/`"]
+    if role:
+        lines += ["", f"You sign off as **{role}**."]
+    return "\n".join(lines)

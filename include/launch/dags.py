@@ -1,0 +1,51 @@
+"""The public loaders DAG files call: ``phase_dag("accubooks", "phase1_pool_scaling")`` and
+``scorecard_dag("accubooks", "beta_daily_metrics")``.
+
+A broken plan surfaces as the plan's own message (file, field path, reason) in the DAG's import
+error, not as a pydantic traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from include.launch.errors import PlanError
+from include.launch.plan import Plan, load_plan
+from include.launch.plan.loader import _resolve
+
+if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
+
+@lru_cache(maxsize=16)
+def _plan(source: str) -> Plan:
+    return load_plan(source)
+
+
+def _render(plan: str, section: str, build: Callable[[Plan, Path], DAG]) -> DAG:
+    """Load the plan and build; a broken plan or unknown id raises the plan's own short message."""
+    try:
+        return build(_plan(plan), _resolve(plan))
+    except PlanError as exc:
+        raise PlanError(exc.source, exc.problems) from None
+    except KeyError as exc:
+        raise PlanError(str(_resolve(plan)), [f"{section}: {exc.args[0]}"]) from None
+
+
+def phase_dag(plan: str, phase_id: str) -> DAG:
+    """Build the DAG of one phase of a plan (a shipped plan name or a path)."""
+    from include.launch.dagbuilder import build_phase_dag
+    from include.launch.spec import build_phase_spec
+
+    return _render(plan, "phases", lambda loaded, path: build_phase_dag(build_phase_spec(loaded, phase_id, path)))
+
+
+def scorecard_dag(plan: str, scorecard_id: str) -> DAG:
+    """Build the daily DAG of one scorecard of a plan (a shipped plan name or a path)."""
+    from include.launch.scorecard import build_scorecard_dag, build_scorecard_spec
+
+    return _render(plan, "scorecards",
+                   lambda loaded, path: build_scorecard_dag(build_scorecard_spec(loaded, scorecard_id, path)))

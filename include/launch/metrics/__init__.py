@@ -1,0 +1,1 @@
+"""Metric sources. Each returns the same Sample, so checks and the soak never care where data came from."""

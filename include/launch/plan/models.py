@@ -1,0 +1,270 @@
+"""The launch plan: small frozen models, one per concern, each field documented with unit and default.
+
+A plan is data, never code: loaded with ``yaml.safe_load``, no environment expansion (secrets live
+in Airflow connections, which the plan names by id).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from include.launch.changes import CHANGES  # noqa: F401 - registers every change kind before plans validate
+from include.launch.checks import CHECKS  # noqa: F401 - registers every check kind before plans validate
+from include.launch.criteria import Criterion, RollbackTrigger
+from include.launch.quality.model import DataModel
+from include.launch.registry import Params, Registry
+from include.launch.vocabulary import Risk, Severity
+
+SLUG = r"^[a-z][a-z0-9_]*$"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LaunchInfo(Model):
+    """id: slug used in ledger rows and DAG ids; name/versions/customers: from the documents."""
+
+    id: str = Field(pattern=SLUG)
+    name: str = Field(min_length=1)
+    version_from: str = ""
+    version_to: str = ""
+    customers: int = Field(default=0, ge=0)
+    philosophy: str = ""
+    owner: str = Field(default="launch-team", min_length=1)
+
+
+class Connections(Model):
+    """Airflow connection ids (never secrets themselves).
+
+    ledger: PostgreSQL holding the audit ledger and locks (default ``launch_db``).
+    target_api: HTTP connection of the target; extra ``replicas`` lists replica URLs, password is
+    the admin token. target_db: the target's PostgreSQL. slack: slackwebhook connection.
+    prometheus / alertmanager / grafana: optional; checks that need them say not-applicable if absent.
+    """
+
+    ledger: str = "launch_db"
+    target_api: str
+    target_db: str
+    slack: str = "slack_launch"
+    prometheus: str | None = None
+    alertmanager: str | None = None
+    grafana: str | None = None
+
+
+class Evidence(Model):
+    """base: fsspec URL or local folder of the evidence tree (default ``launch/evidence``), overridden
+    by env ``LAUNCH_EVIDENCE_BASE``. pre_launch_folder / dashboards: folders of REQUIREMENTS.md."""
+
+    base: str = "launch/evidence"
+    pre_launch_folder: str = "pre_launch"
+    dashboards: str = "launch/dashboards"
+
+
+class Approver(Model):
+    """id: the Airflow user name; name: shown in the UI; role: e.g. ``CTO`` (used by sign-offs)."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    role: str = ""
+
+
+class Approval(Model):
+    """approvers: who may answer (at least one). timeout_minutes: unanswered -> no change (default
+    1440). four_eyes: the triggering user may not approve (default true). signoff_roles: when set,
+    one approval per role, each by a different person (Launch B's go/no-go).
+
+    options: when set, the approval is a decision among these answers (Airflow's HITLBranchOperator,
+    include.launch.decision) instead of Approve / Reject: a ``propose`` task asks the change for its
+    recommendation first, which the form preselects; a comment is required, and an answer against
+    the recommendation needs a comment that says why. recommendation_from: the task whose return
+    value's ``recommendation`` is preselected (default ``propose``).
+    """
+
+    approvers: list[Approver] = Field(min_length=1)
+    timeout_minutes: float = Field(default=1440.0, gt=0)
+    four_eyes: bool = True
+    signoff_roles: list[str] = Field(default_factory=list)
+    options: list[str] = Field(default_factory=list)
+    recommendation_from: str = ""
+
+    @model_validator(mode="after")
+    def _roles_covered(self) -> Approval:
+        ids = [approver.id for approver in self.approvers]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"approvers: duplicate ids {duplicates}")
+        roles = {approver.role for approver in self.approvers}
+        missing = [role for role in self.signoff_roles if role not in roles]
+        if missing:
+            raise ValueError(f"signoff_roles: no approver holds role(s) {missing}")
+        if self.options:
+            if len(set(self.options)) != len(self.options) or len(self.options) < 2:
+                raise ValueError(f"options: at least two distinct answers (got {self.options})")
+            if self.signoff_roles:
+                raise ValueError("options and signoff_roles cannot be combined: a decision has one answer")
+        elif self.recommendation_from:
+            raise ValueError("recommendation_from needs options: only a decision preselects a recommendation")
+        return self
+
+
+class PluginSpec(Model):
+    """kind: a registered plug-in kind; name: task id (defaults to kind); params: the kind's params."""
+
+    kind: str
+    name: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _slug_name(cls, value: str) -> str:
+        if value and not re.match(SLUG, value):
+            raise ValueError(f"must be a lowercase slug (letters, digits, _), got {value!r}")
+        return value
+
+    @property
+    def task_name(self) -> str:
+        return self.name or self.kind
+
+    def typed_params(self, registry: Registry) -> Params:
+        return registry.get(self.kind).params_model.model_validate(self.params)  # type: ignore[no-any-return]
+
+
+class Soak(Model):
+    """window_minutes: how long the change is watched (60 for Phase 1). interval_seconds: between
+    samples (60). inconclusive_limit: consecutive samples without data before failing safe (3).
+    consecutive_error_limit: consecutive samples that could not be taken before failing (3)."""
+
+    window_minutes: float = Field(gt=0)
+    interval_seconds: float = Field(default=60.0, gt=0)
+    inconclusive_limit: int = Field(default=3, ge=1)
+    consecutive_error_limit: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _interval_fits_window(self) -> Soak:
+        if self.interval_seconds > self.window_minutes * 60:
+            raise ValueError(
+                f"interval_seconds ({self.interval_seconds:g}) must be <= window_minutes x 60 "
+                f"({self.window_minutes * 60:g})"
+            )
+        return self
+
+
+class RollbackPolicy(Model):
+    """watch_minutes: monitoring after a rollback (15). needs_approval: false, the engineering lead
+    may roll back alone. target_minutes: how long a rollback should take (10, from the documents)."""
+
+    watch_minutes: float = Field(default=15.0, gt=0)
+    needs_approval: bool = False
+    target_minutes: float = Field(default=10.0, gt=0)
+    kind: str = "revert"
+
+
+class Phase(Model):
+    """One phase: pre_checks -> approve -> snapshot_before -> apply_change -> verify -> soak -> complete.
+
+    id: slug, also the evidence folder. dag_id: the Airflow DAG. requires: the phase that must have
+    completed first (default: none). change: null for phases that decide rather than change.
+    freeze_exempt: may run inside a change-freeze window (default false).
+    """
+
+    id: str = Field(pattern=SLUG)
+    dag_id: str = Field(pattern=SLUG)
+    title: str = Field(min_length=1)
+    risk: Risk
+    estimated_minutes: float = Field(gt=0)
+    requires: str | None = None
+    freeze_exempt: bool = False
+    approval: Approval
+    pre_checks: list[PluginSpec] = Field(default_factory=list)
+    change: PluginSpec | None = None
+    verify: list[PluginSpec] = Field(default_factory=list)
+    success_criteria: list[Criterion] = Field(default_factory=list)
+    rollback_triggers: list[RollbackTrigger] = Field(default_factory=list)
+    soak: Soak | None = None
+    rollback: RollbackPolicy | None = None
+    evidence_files: list[str] = Field(default_factory=list)
+
+
+class FreezeWindow(Model):
+    """A period with no changes. Either recurring month-end close (last_days_of_month and/or
+    first_days_of_month, in timezone) or an explicit start/end."""
+
+    name: str = Field(min_length=1)
+    last_days_of_month: int = Field(default=0, ge=0, le=15)
+    first_days_of_month: int = Field(default=0, ge=0, le=15)
+    start: datetime | None = None
+    end: datetime | None = None
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> FreezeWindow:
+        recurring = self.last_days_of_month or self.first_days_of_month
+        explicit = self.start is not None or self.end is not None
+        if recurring and explicit:
+            raise ValueError("give either recurring days or start/end, not both")
+        if not recurring and not explicit:
+            raise ValueError("give last_days_of_month/first_days_of_month or start/end")
+        if explicit and (self.start is None or self.end is None or self.start >= self.end):
+            raise ValueError("start and end are both required and start must be before end")
+        return self
+
+
+class IncidentRule(Model):
+    """severity: P0/P1/P2; when: the documents' conditions; actions: what the pipeline does."""
+
+    severity: Severity
+    when: list[str] = Field(min_length=1)
+    actions: list[str] = Field(min_length=1)
+    respond_within_minutes: float | None = Field(default=None, gt=0)
+
+
+class Scorecard(Model):
+    """A daily scorecard DAG (AccuBooks beta metrics, Launch B first week).
+
+    dag_id; schedule (cron); days: how many days it runs (14 beta, 7 first week); criteria scored
+    each day; weekly_criteria scored on the last day of each week.
+    """
+
+    id: str = Field(pattern=SLUG)
+    dag_id: str = Field(pattern=SLUG)
+    phase: str
+    schedule: str = "@daily"
+    days: int = Field(ge=1)
+    evidence_folder: str = Field(pattern=SLUG)
+    criteria: list[Criterion] = Field(min_length=1)
+    weekly_criteria: list[Criterion] = Field(default_factory=list)
+
+
+class Notifications(Model):
+    """channels: Slack channel names by purpose (informational; the webhook decides delivery).
+    retries: attempts after the first (2); backoff_seconds: first wait, doubled each time (1)."""
+
+    channels: dict[str, str] = Field(default_factory=lambda: {"default": "#launch"})
+    retries: int = Field(default=2, ge=0, le=5)
+    backoff_seconds: float = Field(default=1.0, ge=0, le=30)
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
+class Plan(Model):
+    """A whole launch: who, what, in which order, under which thresholds, with which evidence."""
+
+    launch: LaunchInfo
+    connections: Connections
+    evidence: Evidence = Evidence()
+    notifications: Notifications = Notifications()
+    freeze_windows: list[FreezeWindow] = Field(default_factory=list)
+    incidents: list[IncidentRule] = Field(default_factory=list)
+    phases: list[Phase] = Field(min_length=1)
+    scorecards: list[Scorecard] = Field(default_factory=list)
+    data_model: DataModel | None = None
+
+    def phase(self, phase_id: str) -> Phase:
+        for phase in self.phases:
+            if phase.id == phase_id:
+                return phase
+        raise KeyError(f"plan {self.launch.id!r} has no phase {phase_id!r}")

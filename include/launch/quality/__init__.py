@@ -1,0 +1,1 @@
+"""Great Expectations gates: data integrity and tenant isolation (see runner and suites)."""

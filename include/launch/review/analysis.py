@@ -1,0 +1,197 @@
+"""The review's judgement: each success criterion over the whole beta, each scaling rule over the
+beta's daily values, and the rollout recommendation.
+
+Rules (issue 9, seed 000): YES when every criterion holds and no P0/P1 occurred; CONDITIONAL when
+only non-critical criteria missed (each miss, and each P0/P1 that occurred and was resolved, is a
+named condition); NO on a missed critical criterion (data integrity, tenant isolation), any
+integrity or isolation incident, or any open P0.
+"""
+
+from __future__ import annotations
+
+from statistics import fmean
+from typing import Any
+
+from include.launch.beta.scoring import fmt
+from include.launch.changes.catalog import RolloutDecisionParams, ScalingDecision
+from include.launch.criteria import Criterion
+from include.launch.review.evidence import SURVEY_METRICS, BetaEvidence
+from include.launch.review.model import ReviewCriterion
+from include.launch.vocabulary import Metric
+
+YES, CONDITIONAL, NO = "YES", "CONDITIONAL", "NO"
+PASS, FAIL, NO_DATA = "pass", "fail", "no_data"
+CRITICAL_METRICS = frozenset({Metric.DATA_INTEGRITY_ISSUES_COUNT})
+
+
+def default_criteria(scorecard: list[Criterion]) -> list[ReviewCriterion]:
+    """One review criterion per scorecard criterion: latest value; data integrity critical (worst day)."""
+    return [ReviewCriterion(name=c.description or str(c), metrics=[c.metric],
+                            over_beta="worst" if c.metric in CRITICAL_METRICS else "last",
+                            critical=c.metric in CRITICAL_METRICS) for c in scorecard]
+
+
+def _daily(evidence: BetaEvidence, metric: str) -> list[tuple[dict[str, Any], float | None, str]]:
+    """(day document, value, daily status) of one metric, every day of the beta."""
+    out = []
+    for day in evidence.days:
+        row = next((r for r in day.get("criteria", []) if r["metric"] == metric), None)
+        value = row.get("value") if row else day.get("metrics", {}).get(metric)
+        out.append((day, None if value is None else float(value), str(row["status"]) if row else "-"))
+    return out
+
+
+def _worst(criterion: Criterion, values: list[float]) -> float:
+    if criterion.op.is_upper_bound:
+        return max(values)
+    if criterion.op.is_lower_bound:
+        return min(values)
+    return max(values, key=lambda v: abs(v - criterion.threshold))
+
+
+def measure(criterion: Criterion, how: str, evidence: BetaEvidence) -> dict[str, Any]:
+    """One metric of a criterion over the beta: value, verdict, the failing days, the files used."""
+    metric = criterion.metric.value
+    daily = _daily(evidence, metric)
+    measured = [(day, value) for day, value, _ in daily if value is not None]
+    failing = [str(day["date"]) for day, _, status in daily if status == "fail"]
+    files: list[str] = []
+    value: float | None = None
+    basis = "no data on any day"
+    if measured:
+        if how == "last":
+            day, value = measured[-1]
+            basis = f"day {day['day']} ({day['date']})"
+            files.append(evidence.file_of(day))
+            if metric in SURVEY_METRICS and evidence.surveys:
+                latest = max(d for d in evidence.survey_files if d <= int(day["day"])) \
+                    if any(d <= int(day["day"]) for d in evidence.survey_files) else None
+                if latest is not None:
+                    basis += f", day-{latest} survey"
+                    files.append(evidence.survey_files[latest])
+        elif how == "mean":
+            value = fmean(v for _, v in measured)
+            basis = f"mean of {len(measured)} daily values"
+            files += [evidence.file_of(day) for day, _ in measured]
+        else:
+            value = _worst(criterion, [v for _, v in measured])
+            worst_day = next(day for day, v in measured if v == value)
+            basis = f"worst of {len(measured)} days ({worst_day['date']})"
+            files += [evidence.file_of(day) for day, _ in measured]
+    verdict = NO_DATA if value is None else PASS if criterion.holds(value) else FAIL
+    return {"metric": metric, "description": criterion.description or str(criterion), "op": criterion.op.value,
+            "threshold": criterion.threshold, "value": value, "basis": basis, "verdict": verdict,
+            "days_measured": len(measured), "days_failed": failing, "files": files,
+            "failing_files": [evidence.day_files[d] for d in failing if d in evidence.day_files]}
+
+
+def judge_criteria(params: RolloutDecisionParams, scorecard: list[Criterion],
+                   evidence: BetaEvidence) -> list[dict[str, Any]]:
+    by_metric = {c.metric: c for c in scorecard}
+    results = []
+    for review in params.criteria or default_criteria(scorecard):
+        rows = []
+        for metric in review.metrics:
+            if metric not in by_metric:
+                raise ValueError(f"criterion {review.name!r}: the scorecard has no criterion on {metric.value}")
+            rows.append(measure(by_metric[metric], review.over_beta, evidence))
+        verdicts = {row["verdict"] for row in rows}
+        verdict = FAIL if FAIL in verdicts else NO_DATA if NO_DATA in verdicts else PASS
+        results.append({"name": review.name, "critical": review.critical, "over_beta": review.over_beta,
+                        "verdict": verdict, "metrics": rows,
+                        "files": sorted({f for row in rows for f in row["files"]})})
+    return results
+
+
+def judge_scaling(decision: ScalingDecision, evidence: BetaEvidence) -> dict[str, Any]:
+    """Scale when every rule holds on the beta's mean; a rule without data keeps the current size."""
+    rules: list[dict[str, Any]] = []
+    for rule in decision.scale_when:
+        daily = [(day, value) for day, value, _ in _daily(evidence, rule.metric.value) if value is not None]
+        values = [v for _, v in daily]
+        mean = fmean(values) if values else None
+        rules.append({"rule": str(rule), "description": rule.description, "metric": rule.metric.value,
+                      "mean": mean, "peak": _peak(rule, values), "days": len(values),
+                      "days_over": [str(day["date"]) for day, v in daily if rule.holds(v)],
+                      "holds": mean is not None and rule.holds(mean),
+                      "daily": [{"date": str(day["date"]), "value": v} for day, v in daily],
+                      "files": [evidence.file_of(day) for day, _ in daily]})
+    missing = [r["metric"] for r in rules if r["mean"] is None]
+    scale = not missing and all(r["holds"] for r in rules)
+    if missing:
+        verdict, why = "KEEP", f"no data for {', '.join(missing)} in the beta evidence: no data, no scaling"
+    elif scale:
+        verdict, why = "SCALE", "every rule holds on the beta's mean: " + "; ".join(
+            f"{r['metric']} {fmt(r['mean'])} ({r['rule']})" for r in rules)
+    else:
+        verdict, why = "KEEP", "not every rule holds on the beta's mean: " + "; ".join(
+            f"{r['metric']} {fmt(r['mean'])} (scale when {r['rule']})" for r in rules if not r["holds"])
+    return {"name": decision.name, "current": decision.current, "proposed": decision.proposed, "unit": decision.unit,
+            "decision": verdict, "target": decision.proposed if scale else decision.current, "why": why,
+            "rules": rules, "files": sorted({f for r in rules for f in r["files"]})}
+
+
+def _peak(rule: Criterion, values: list[float]) -> float | None:
+    """The day furthest into a scale-up rule's trigger (max for ``>``, min for ``<``)."""
+    if not values:
+        return None
+    return max(values) if rule.op.is_lower_bound or not rule.op.is_upper_bound else min(values)
+
+
+def recommend(criteria: list[dict[str, Any]], evidence: BetaEvidence) -> dict[str, Any]:
+    """YES / CONDITIONAL / NO with the reasons and the named conditions."""
+    blockers: list[str] = []
+    conditions: list[str] = []
+    for result in criteria:
+        if result["verdict"] == PASS:
+            continue
+        detail = "; ".join(_miss(row) for row in result["metrics"] if row["verdict"] != PASS)
+        if result["critical"]:
+            blockers.append(f"critical criterion missed: {result['name']} ({detail})")
+        else:
+            conditions.append(f"{result['name']}: {detail}")
+    for incident in evidence.incidents:
+        label = f"{incident.severity} {incident.incident_id} ({incident.title}, {incident.state})"
+        if incident.integrity:
+            blockers.append(f"integrity/isolation incident {label}")
+        elif incident.severity == "P0" and incident.state == "open":
+            blockers.append(f"open P0 {label}")
+        elif incident.severity in ("P0", "P1"):
+            conditions.append(f"{'close' if incident.state == 'open' else 'post-incident review accepted for'} "
+                              f"{label}")
+    if not evidence.days:
+        blockers.append("no daily beta evidence")
+    if blockers:
+        decision = NO
+    elif conditions:
+        decision = CONDITIONAL
+    else:
+        decision = YES
+    return {"decision": decision, "blockers": blockers, "conditions": conditions if decision == CONDITIONAL else [],
+            "misses": conditions}
+
+
+def _miss(row: dict[str, Any]) -> str:
+    target = f"{row['op']} {fmt(row['threshold'])}"
+    if row["verdict"] == NO_DATA:
+        return f"{row['metric']}: no data (needs {target})"
+    days = f"; failed on {len(row['days_failed'])} day(s): {', '.join(row['days_failed'][:5])}" \
+        if row["days_failed"] else ""
+    return f"{row['metric']} measured {fmt(row['value'])} ({row['basis']}), must reach {target}{days}"
+
+
+def review(params: RolloutDecisionParams, scorecard: list[Criterion], evidence: BetaEvidence) -> dict[str, Any]:
+    criteria = judge_criteria(params, scorecard, evidence)
+    return {
+        "beta": {"folder": evidence.folder, "first_day": evidence.first, "last_day": evidence.last,
+                 "days": len(evidence.days),
+                 "outcomes": {str(d["date"]): d.get("outcome") for d in evidence.days},
+                 "surveys": {str(k): v.get("summary", {}) for k, v in evidence.surveys.items()}},
+        "criteria": criteria,
+        "scaling": [judge_scaling(decision, evidence) for decision in params.decisions],
+        "recommendation": recommend(criteria, evidence),
+        "incidents": [i.as_dict() for i in evidence.incidents],
+        "rollout_users": params.rollout_users,
+        "evidence_used": evidence.all_files(),
+        "charts": evidence.charts,
+    }

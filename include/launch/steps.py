@@ -1,0 +1,281 @@
+"""The bodies of a phase DAG's tasks. Each takes the PhaseSpec and Airflow's context.
+
+Failure kinds are deliberate: evidence says no -> AirflowFailException (no retry); a source could
+not be reached -> AirflowException (retried by Airflow).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowNotFoundException,
+    AirflowSkipException,
+)
+
+from include.launch import locks
+from include.launch.changes import CHANGES
+from include.launch.changes.base import ChangeApplier
+from include.launch.checks import CHECKS
+from include.launch.checks.base import CheckResult
+from include.launch.criteria import Criterion
+from include.launch.errors import ConfigurationError
+from include.launch.freeze import active_freeze
+from include.launch.registry import Params
+from include.launch.runtime import PhaseRun
+from include.launch.spec import VERIFY, CheckTask, PhaseSpec
+from include.launch.vocabulary import Outcome
+
+log = logging.getLogger(__name__)
+
+CHANGE_STARTED_KEY = "change_started"
+
+
+def change_params(spec: PhaseSpec, params: dict[str, Any]) -> Params | None:
+    """The plan's change params with the trigger form's overrides, validated."""
+    if spec.change_params is None:
+        return None
+    return spec.change_params.with_overrides(params)
+
+
+def effective_criteria(spec: PhaseSpec, params: dict[str, Any]) -> list[Criterion]:
+    """The phase's success criteria with thresholds tied to change settings resolved for this run."""
+    change = change_params(spec, params)
+    settings = getattr(change, "settings", {}) if change is not None else {}
+    return [criterion.with_settings(settings) for criterion in spec.phase.success_criteria]
+
+
+def applier_for(spec: PhaseSpec, params: dict[str, Any]) -> ChangeApplier:
+    assert spec.phase.change is not None
+    factory = CHANGES.get(spec.phase.change.kind).load()
+    return factory(change_params(spec, params))  # type: ignore[no-any-return]
+
+
+# --- phase gate -------------------------------------------------------------------------------
+
+def phase_gate(spec: PhaseSpec, context: Any) -> dict[str, Any]:
+    """Refuse bad params and a second concurrent change before anything else runs."""
+    run = PhaseRun.from_context(spec, context)
+    try:
+        unknown_params(spec, run.params)
+        params = change_params(spec, run.params)
+    except (ConfigurationError, ValueError) as exc:
+        run.record("params_refused", Outcome.FAILED.value, {"error": str(exc), "params": run.params})
+        raise AirflowFailException(f"trigger params refused: {exc}") from None
+    refuse_second_change(run, CHANGE_EVENTS)
+    holder = locks.acquire(run.ledger.dsn, spec.launch_id, spec.dag_id, run.run_id)
+    if holder is not None:
+        reason = (f"another change of launch {spec.launch_id!r} is in progress "
+                  f"(dag {holder.dag_id}, run {holder.run_id}); one change at a time")
+        run.record("phase_refused", Outcome.FAILED.value, {"reason": reason})
+        raise AirflowFailException(reason)
+    run.record("phase_started", "", {"params": run.params, "dry_run": run.dry_run,
+                                     "change": params.model_dump() if params else None})
+    return {"dry_run": run.dry_run}
+
+
+CHANGE_EVENTS = ("snapshot_taken", "change_applied", "rollback_started")
+
+
+def refuse_second_change(run: PhaseRun, events: tuple[str, ...]) -> None:
+    """A run cleared by hand must not change the target twice: its first pass, with its evidence
+    and ledger rows, is the record. A new change is a new run."""
+    earlier = [row for row in run.ledger.rows(launch_id=run.spec.launch_id, phase_id=run.spec.phase.id)
+               if row.run_id == run.run_id and row.event in events]
+    if not earlier:
+        return
+    first = earlier[0]
+    reason = (f"run {run.run_id} already changed the target ({first.event} at {first.recorded_at:%Y-%m-%d %H:%M:%S} "
+              "UTC); a cleared run is never applied twice: trigger a new run to change again")
+    run.record("rerun_refused", Outcome.FAILED.value, {"reason": reason, "task": run.task_id})
+    run.notify("failed", reason, severity="P2")
+    raise AirflowFailException(reason)
+
+
+def refused_rerun(run: PhaseRun) -> bool:
+    """True when this run's latest pass was refused by ``refuse_second_change`` and changed nothing."""
+    rows = [row for row in run.ledger.rows(launch_id=run.spec.launch_id, phase_id=run.spec.phase.id)
+            if row.run_id == run.run_id]
+    refusals = [row.seq for row in rows if row.event == "rerun_refused"]
+    return bool(refusals) and not any(row.seq > refusals[-1] and row.event in CHANGE_EVENTS for row in rows)
+
+
+def unknown_params(spec: PhaseSpec, params: dict[str, Any]) -> None:
+    """Refuse trigger keys the form does not offer: a misspelt ``pool_maxx`` must not be ignored silently."""
+    from include.launch.dagbuilder import trigger_form
+
+    known = set(trigger_form(spec))
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigurationError(f"unknown trigger param(s) {', '.join(map(repr, unknown))}; this DAG accepts "
+                                 f"{', '.join(sorted(known))}")
+
+
+def release_lock(spec: PhaseSpec, context: Any) -> None:
+    run = PhaseRun.from_context(spec, context)
+    locks.release(run.ledger.dsn, spec.launch_id, spec.dag_id, run.run_id)
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+def phase_order(spec: PhaseSpec, context: Any) -> CheckResult:
+    run = PhaseRun.from_context(spec, context)
+    required = spec.phase.requires
+    if required is None:
+        return CheckResult(Outcome.NOT_APPLICABLE, "first phase of the launch: no predecessor required")
+    done = [row for row in run.ledger.rows(launch_id=spec.launch_id, phase_id=required, event="phase_completed")
+            if row.outcome == Outcome.SUCCESSFUL.value]
+    if not done:
+        return CheckResult(Outcome.FAILED, f"phase {required!r} has not completed; {spec.phase.id!r} cannot start")
+    return CheckResult(Outcome.SUCCESSFUL, f"phase {required!r} completed (ledger seq {done[-1].seq}, run "
+                                           f"{done[-1].run_id})", {"completed_run": done[-1].run_id})
+
+
+def freeze_window(spec: PhaseSpec, context: Any) -> CheckResult:
+    now = datetime.now(UTC)
+    window = active_freeze(spec.plan.freeze_windows, now)
+    if window is None:
+        return CheckResult(Outcome.SUCCESSFUL, f"no change freeze at {now:%Y-%m-%d %H:%M} UTC")
+    if spec.phase.freeze_exempt:
+        return CheckResult(Outcome.SUCCESSFUL, f"inside freeze {window.name!r}, but the phase is exempt")
+    return CheckResult(Outcome.FAILED, f"inside change freeze {window.name!r} at {now:%Y-%m-%d %H:%M} UTC; "
+                                       "the phase is not exempt")
+
+
+BUILTIN_CHECKS = {"phase_order": phase_order, "freeze_window": freeze_window}
+
+
+def run_builtin_check(spec: PhaseSpec, name: str, context: Any) -> dict[str, Any]:
+    run = PhaseRun.from_context(spec, context)
+    return _conclude(run, context, name, "builtin", lambda: BUILTIN_CHECKS[name](spec, context))
+
+
+def run_check(spec: PhaseSpec, check: CheckTask, context: Any) -> dict[str, Any]:
+    run = PhaseRun.from_context(spec, context)
+    if check.group == VERIFY and run.dry_run:
+        return _conclude(run, context, check.name, check.kind,
+                         lambda: CheckResult(Outcome.NOT_APPLICABLE, "dry run: nothing changed to verify"))
+    implementation = CHECKS.get(check.kind).load()
+    return _conclude(run, context, check.name, check.kind, lambda: implementation(run, check.params))
+
+
+def _conclude(run: PhaseRun, context: Any, name: str, kind: str, measure: Callable[[], CheckResult]) -> dict[str, Any]:
+    """Record the result; fail on evidence, retry on an unreachable source, then fail."""
+    try:
+        result = measure()
+    except AirflowNotFoundException as exc:  # a connection id that does not exist: name it, record it
+        result = CheckResult(Outcome.ERROR, f"misconfigured: {exc}")
+    except AirflowException:
+        raise
+    except ConfigurationError as exc:
+        result = CheckResult(Outcome.ERROR, f"misconfigured: {exc}")
+    except Exception as exc:  # noqa: BLE001 - an unreachable source is an error, not a failure
+        result = CheckResult(Outcome.ERROR, f"could not measure: {type(exc).__name__}: {exc}")
+    run.record("check_result", result.outcome.value, {"check": name, "kind": kind, **result.as_dict()},
+               result.evidence)
+    message = f"{name}: {result.summary}"
+    if result.outcome in (Outcome.FAILED, Outcome.INCONCLUSIVE):
+        run.notify("failed", message, severity="P2")
+        raise AirflowFailException(message)
+    if result.outcome is Outcome.ERROR:
+        ti = context["ti"]
+        if int(getattr(ti, "try_number", 1) or 1) > int(getattr(ti, "max_tries", 0) or 0):
+            run.notify("failed", message, severity="P2")
+            raise AirflowFailException(message)
+        raise AirflowException(message)
+    return {"check": name, **result.as_dict()}
+
+
+# --- change -----------------------------------------------------------------------------------
+
+def snapshot_before(spec: PhaseSpec, context: Any) -> dict[str, Any]:
+    run = PhaseRun.from_context(spec, context)
+    if run.dry_run:
+        run.record("snapshot_skipped", Outcome.NOT_APPLICABLE.value, {"reason": "dry run"})
+        return {"dry_run": True}
+    refuse_second_change(run, CHANGE_EVENTS)
+    snapshot = applier_for(spec, run.params).snapshot(run)
+    run.record("snapshot_taken", Outcome.SUCCESSFUL.value, {"snapshot": snapshot})
+    return snapshot
+
+
+def apply_change(spec: PhaseSpec, context: Any) -> dict[str, Any]:
+    run = PhaseRun.from_context(spec, context)
+    if run.dry_run:
+        run.record("change_skipped", Outcome.NOT_APPLICABLE.value, {"reason": "dry run: no change"})
+        return {"dry_run": True}
+    snapshot = context["ti"].xcom_pull(task_ids="snapshot_before")
+    if not snapshot:
+        raise AirflowFailException("no snapshot from snapshot_before; refusing to change what cannot be restored")
+    refuse_second_change(run, ("change_applied", "rollback_started"))
+    context["ti"].xcom_push(key=CHANGE_STARTED_KEY, value=True)
+    after = applier_for(spec, run.params).apply(run, snapshot)
+    run.record("change_applied", Outcome.SUCCESSFUL.value, {"before": snapshot, "after": after})
+    return after
+
+
+# --- rollback ---------------------------------------------------------------------------------
+
+def rollback(spec: PhaseSpec, context: Any) -> None:
+    """Restore the snapshot, verify it on every replica, record why, then fail the run."""
+    run = PhaseRun.from_context(spec, context)
+    ti = context["ti"]
+    if run.dry_run or not ti.xcom_pull(task_ids="apply_change", key=CHANGE_STARTED_KEY):
+        raise AirflowSkipException("no change was started in this run: nothing to roll back")
+    if refused_rerun(run):  # a cleared run keeps its first pass's XComs: the ledger says what this pass did
+        raise AirflowSkipException("this pass of a cleared run was refused before any change: nothing to roll back; "
+                                   "the first pass's outcome stands")
+    reason = _failure_reason(run)
+    snapshot = ti.xcom_pull(task_ids="snapshot_before")
+    severity = "P1"
+    run.record("rollback_started", "", {"reason": reason})
+    try:
+        applier = applier_for(spec, run.params)
+        restored = applier.revert(run, snapshot)
+        readback = applier.read_back(run)
+    except Exception as exc:
+        _rollback_failed(run, reason, exc)
+        raise AirflowFailException(f"ROLLBACK FAILED (P0): {exc}") from exc
+    run.record("rollback_completed", Outcome.SUCCESSFUL.value,
+               {"reason": reason, "restored": restored, "read_back": readback})
+    run.notify("rolled_back", f"Rolled back: {reason}. Restored values verified on every replica.",
+               severity=severity)
+    raise AirflowFailException(f"change rolled back: {reason}")
+
+
+def _failure_reason(run: PhaseRun) -> str:
+    """Why we are rolling back, from this run's failed ledger rows (checks, soak breaches, steps)."""
+    failed = [row for row in run.ledger.rows(launch_id=run.spec.launch_id, phase_id=run.spec.phase.id)
+              if row.run_id == run.run_id and row.outcome == Outcome.FAILED.value]
+    if not failed:
+        return "a step after the change failed"
+    return "; ".join(str(row.payload.get("summary") or row.payload.get("error") or row.event) for row in failed[-3:])
+
+
+def _rollback_failed(run: PhaseRun, reason: str, exc: Exception) -> None:
+    from include.launch.incidents import open_incident
+
+    run.record("rollback_failed", Outcome.FAILED.value, {"reason": reason, "error": str(exc)})
+    open_incident(run, severity="P0", title=f"Rollback failed in {run.spec.phase.id}",
+                  summary=f"The rollback after '{reason}' failed: {exc}", data_integrity="UNKNOWN")
+
+
+# --- completion -------------------------------------------------------------------------------
+
+def complete(spec: PhaseSpec, context: Any) -> dict[str, Any]:
+    from include.launch.report import write_phase_report
+
+    run = PhaseRun.from_context(spec, context)
+    if run.dry_run:
+        run.record("phase_dry_run", Outcome.SUCCESSFUL.value, {"note": "dry run: checks and approval only"})
+        run.notify("completed", "Dry run finished: every check and the approval, no change.")
+        return {"outcome": "dry_run"}
+    report = write_phase_report(run, context)
+    run.record("phase_completed", Outcome.SUCCESSFUL.value, {"report": report.path}, [report])
+    run.notify("completed", f"{spec.phase.title} completed; report {report.path}")
+    return {"outcome": "completed", "report": report.path}

@@ -1,0 +1,142 @@
+"""An approver's day in the Airflow UI, in headless Chromium: sign in, open the Launch board, follow the
+pending approval to its Required Actions page, approve it, and see the phase move on.
+
+The phase is the real engine's Phase 1 DAG cut down to its approval (tests/plugins/conftest.py),
+run by ``dag.test()`` in the main thread on the metadata DB the api-server serves; the browser
+works in a second thread. Screenshots go to ``artifacts/browser/<test>/`` and the board's to
+``docs/launch_board.png``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from include.devservices.airflow_local import PROJECT_ROOT
+from include.launch.evidence import EvidenceStore
+from include.launch.ledger import Ledger
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, AirflowUI, chromium_available
+from tests.harness.airflow import ApprovalClient
+from tests.plugins.test_launch_board import release_waiting_approvals
+
+pytestmark = pytest.mark.skipif(not chromium_available(), reason=f"Debian chromium not installed at {CHROMIUM}")
+
+APPROVER = "exec_approver"
+DOCS_SCREENSHOT = PROJECT_ROOT / "docs" / "launch_board.png"
+STEP_SECONDS = 90  # the longest one browser step may wait for the UI
+
+
+def board_frame(page: Any) -> Any:
+    """The Launch board inside the UI's iframe."""
+    page.wait_for_selector("iframe[title='Launch']", timeout=STEP_SECONDS * 1000)
+    frame = page.frame_locator("iframe[title='Launch']")
+    frame.locator("#status").wait_for(timeout=STEP_SECONDS * 1000)
+    return frame
+
+
+def open_board_until(page: Any, ui: AirflowUI, selector: str) -> Any:
+    """Open the Launch board (from the nav entry's route) until ``selector`` shows in it."""
+    deadline = time.monotonic() + STEP_SECONDS
+    while True:
+        page.goto(f"{ui.base_url}/plugin/launch")
+        frame = board_frame(page)
+        if frame.locator(selector).count():
+            return frame
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{selector!r} never appeared on the Launch board")
+        time.sleep(1)
+
+
+def approver_session(ui: AirflowUI, artifacts: Path, dag_id: str, seen: dict[str, Any]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.set_default_timeout(STEP_SECONDS * 1000)
+
+            # 1. sign in as the approver (SimpleAuthManager's login form)
+            page.goto(f"{ui.base_url}/")
+            page.fill("input[name='username']", APPROVER)
+            page.fill("input[name='password']", ui.password(APPROVER))
+            page.click("button[type='submit']")
+            page.wait_for_url(lambda url: "/auth/" not in url)
+
+            # 2. the Launch entry in the navigation opens the board
+            page.get_by_role("link", name="Launch").or_(page.get_by_role("button", name="Launch")).first.click()
+            page.wait_for_url("**/plugin/launch**")
+            frame = open_board_until(page, ui, "#approvals a.approval")
+            phase_row = frame.locator("tr[data-phase='phase1_pool_scaling'] td.status")
+            seen["status_before"] = phase_row.inner_text()
+            page.screenshot(path=str(artifacts / "1_board_pending_approval.png"), full_page=True)
+
+            # 3. follow the pending approval to its Required Actions page
+            link = frame.locator("#approvals a.approval").first
+            seen["link"] = link.get_attribute("href")
+            link.click()
+            page.wait_for_url("**/required_actions**")
+            seen["required_actions_url"] = page.url
+            approve = page.get_by_test_id("hitl-option-Approve")
+            approve.wait_for()
+            page.screenshot(path=str(artifacts / "2_required_action.png"), full_page=True)
+
+            # 4. approve it, saying what was reviewed (the form's required Comment)
+            comment = page.get_by_label("Comment")
+            if not comment.count():
+                comment = page.get_by_role("textbox").last
+            comment.fill("Reviewed the pre-checks on the Launch board.")
+            approve.click()
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(artifacts / "3_approved.png"), full_page=True)
+
+            # 5. the phase moves on
+            frame = open_board_until(page, ui, "tr[data-phase='phase1_pool_scaling'] .s-complete")
+            frame.locator("#no-approvals").wait_for()
+            seen["status_after"] = frame.locator("tr[data-phase='phase1_pool_scaling'] td.status").inner_text()
+            page.screenshot(path=str(artifacts / "4_board_phase_complete.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(artifacts / "failure.png"), full_page=True)
+            (artifacts / "failure.html").write_text(page.content())
+            raise
+        finally:
+            browser.close()
+
+
+def test_approver_approves_from_the_launch_board(
+    approval_phase: tuple[Any, Path], ledger_db: str, evidence_base: Path, slack: object, approvals: ApprovalClient,
+    airflow_ui: AirflowUI, artifacts: Path,
+) -> None:
+    dag, _ = approval_phase
+    EvidenceStore(str(evidence_base)).write_text("pre_launch/rollback_plan.md", "# Rollback plan: Phase 1\n")
+    seen: dict[str, Any] = {}
+
+    def browse() -> None:
+        try:
+            approver_session(airflow_ui, artifacts, dag.dag_id, seen)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertions below
+            seen["error"] = exc
+        finally:
+            release_waiting_approvals(approvals, dag.dag_id)
+
+    browser = threading.Thread(target=browse, daemon=True)
+    browser.start()
+    dag_run = dag.test()
+    browser.join(timeout=STEP_SECONDS * 2)
+
+    assert "error" not in seen, f"browser: {seen['error']!r} (api-server log: {airflow_ui.log})"
+    assert seen["status_before"] == "IN PROGRESS"
+    assert seen["link"].endswith("/tasks/approve/required_actions")
+    assert f"/dags/{dag.dag_id}/runs/" in seen["required_actions_url"]
+    assert seen["status_after"] == "COMPLETE"
+    assert dag_run.state == "success"
+    given = Ledger(ledger_db).rows(event="approval_given")
+    assert [(row.outcome, row.payload["responder_name"]) for row in given] == [("successful", APPROVER)]
+
+    DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+    shutil.copyfile(artifacts / "1_board_pending_approval.png", DOCS_SCREENSHOT)

@@ -1,0 +1,97 @@
+"""Phase 1 on the CeleryExecutor topology (issue 12), driven only through the REST API.
+
+A real Redis broker, a PostgreSQL metadata database, api-server, scheduler, dag-processor,
+triggerer and two Celery workers as processes: the docker-compose topology without Docker. The
+operator triggers, an approver answers the Required Action, the run ends; the task instances'
+``hostname`` (from the REST API) shows tasks on both workers, and the ledger verifies.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from include.devservices.celery_stack import CHECK_QUEUE, DEFAULT_QUEUE, DEFAULT_WORKERS, CeleryStack, celery_stack
+from include.devservices.demo_target_local import LiveTraffic, running_target
+from include.devservices.postgres import PostgresServer, airflow_connection_json
+from include.devservices.slack_receiver import SlackReceiver
+from include.launch.evidence import EvidenceStore
+from include.launch.ledger import Ledger
+from tests.launch.phase1.conftest import ROLLBACK_PLAN, write_backup_status
+
+pytestmark = pytest.mark.serial  # a whole Airflow: run alone, after the parallel tests (see Makefile)
+
+DAG_ID = "accubooks_phase1_pool_scaling"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "celery"
+CONF = {"pool_max": 120, "pool_min": 20, "monitor_minutes": 0.2, "sample_interval_seconds": 3,
+        "synthetic_requests": 100, "concurrency": 8, "rollback_watch_minutes": 0}
+
+
+@pytest.fixture(scope="module")
+def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    work = tmp_path_factory.mktemp("celery")
+    ledger_url = pg_server.create_database("celery_ledger")
+    target_url = pg_server.create_database("celery_target")
+    metadata_url = pg_server.create_database("celery_airflow")
+    Ledger(ledger_url).ensure_schema()
+    evidence = work / "evidence"  # one shared base for both workers (a volume or an object store elsewhere)
+    write_backup_status(evidence)
+    EvidenceStore(str(evidence)).write_text("pre_launch/rollback_plan.md", ROLLBACK_PLAN)
+    slack = SlackReceiver().start()
+    try:
+        with running_target(target_url, work / "target") as target, LiveTraffic(target.urls):
+            env = {"AIRFLOW_CONN_LAUNCH_DB": airflow_connection_json(ledger_url),
+                   "AIRFLOW_CONN_ACCUBOOKS_DB": airflow_connection_json(target_url),
+                   "AIRFLOW_CONN_ACCUBOOKS_API": target.connection_json(),
+                   "AIRFLOW_CONN_SLACK_LAUNCH": slack.connection_json(),
+                   "LAUNCH_EVIDENCE_BASE": str(evidence)}
+            try:
+                with celery_stack(work, metadata_url, env) as airflow:
+                    yield {"airflow": airflow, "target": target, "ledger": ledger_url, "slack": slack}
+            finally:
+                # Process and task logs are the first thing to read when a Celery run fails.
+                shutil.copytree(work / "airflow", ARTIFACTS / "airflow", dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("*.db", "*.cfg", "simple_auth_manager_passwords.json"))
+    finally:
+        slack.stop()
+        for url in (ledger_url, target_url, metadata_url):
+            pg_server.drop_database(url)
+
+
+def test_workers_consume_their_own_queues(stack: dict[str, Any]) -> None:
+    airflow: CeleryStack = stack["airflow"]
+    queues = airflow.active_queues()
+    by_worker = {name.split("@")[0]: names for name, names in queues.items()}
+    assert by_worker == {"celery-worker-1": [DEFAULT_QUEUE], "celery-worker-2": [CHECK_QUEUE]}
+
+
+def test_phase1_on_celery_lands_on_both_workers(stack: dict[str, Any]) -> None:
+    airflow: CeleryStack = stack["airflow"]
+    operator, approver = airflow.rest("operator"), airflow.rest("exec_approver")
+    run_id = operator.trigger(DAG_ID, CONF)
+    approver.wait_for_approval(DAG_ID, run_id, "approve")
+    assert approver.answer(DAG_ID, run_id, "approve", params={"comment": "checked on celery"}).status_code == 200
+    assert operator.wait_for_end(DAG_ID, run_id) == "success", operator.task_states(DAG_ID, run_id)
+
+    response = operator._call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+    instances = response.json()["task_instances"]
+    ran = [ti for ti in instances if ti["state"] == "success" and ti["hostname"]]
+    hosts = {ti["task_id"]: ti["hostname"] for ti in ran}
+    assert set(hosts.values()) == {worker.name for worker in DEFAULT_WORKERS}, hosts
+    queues = {ti["task_id"]: ti["queue"] for ti in ran}
+    assert all(queues[task] == CHECK_QUEUE for task, host in hosts.items() if host == "celery-worker-2"), queues
+    # The change on one worker, its verification on the other: nothing can pass through local disk.
+    assert hosts["apply_change"] == "celery-worker-1"
+    assert any(task.startswith("verify.") and host == "celery-worker-2" for task, host in hosts.items())
+
+    assert [h["pool"]["max"] for h in stack["target"].health()] == [120, 120]
+    ledger = Ledger(stack["ledger"])
+    given = [row for row in ledger.rows(event="approval_given") if row.run_id == run_id]
+    assert given and given[-1].actor == "exec_approver"
+    assert [row for row in ledger.rows(event="phase_completed") if row.run_id == run_id]
+    assert ledger.verify() == []
+    assert any("completed" in text for text in stack["slack"].texts())

@@ -1,0 +1,87 @@
+"""Shared fixtures over real services: PostgreSQL, in-process Airflow, a local Slack receiver.
+
+Airflow reads its settings when first imported, so the environment is set here, at import time,
+before any test module imports airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from include.devservices.postgres import PostgresServer, airflow_connection_json, start_server
+from tests.harness.airflow import ApprovalClient, configure_environment, migrate_metadata_db
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="launch-airflow-"))
+configure_environment(_AIRFLOW_HOME)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> PostgresServer:
+    """The PostgreSQL server for the whole session (env-named, else embedded)."""
+    return start_server()
+
+
+@pytest.fixture(scope="module")
+def module_db(pg_server: PostgresServer) -> Iterator[str]:
+    """A fresh database shared by the tests of one module; its URL."""
+    url = pg_server.create_database("m")
+    yield url
+    pg_server.drop_database(url)
+
+
+@pytest.fixture()
+def fresh_db(pg_server: PostgresServer) -> Iterator[str]:
+    """A fresh database for one test; its URL."""
+    url = pg_server.create_database("f")
+    yield url
+    pg_server.drop_database(url)
+
+
+postgres_connection_json = airflow_connection_json  # the name the tests use
+
+
+@pytest.fixture()
+def ledger_db(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh ledger database behind the ``launch_db`` connection; its URL."""
+    from include.launch.ledger import Ledger
+
+    monkeypatch.setenv("AIRFLOW_CONN_LAUNCH_DB", postgres_connection_json(fresh_db))
+    Ledger(fresh_db).ensure_schema()
+    return fresh_db
+
+
+@pytest.fixture()
+def evidence_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private evidence base for one test."""
+    base = tmp_path / "evidence"
+    monkeypatch.setenv("LAUNCH_EVIDENCE_BASE", str(base))
+    return base
+
+
+@pytest.fixture()
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A local Slack webhook receiver behind the ``slack_launch`` connection."""
+    from include.devservices.slack_receiver import SlackReceiver
+
+    receiver = SlackReceiver(hang_seconds=5).start()
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_LAUNCH", receiver.connection_json())
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata DB (SQLite) shared by the session; AIRFLOW_HOME's path."""
+    migrate_metadata_db()
+    return Path(os.environ["AIRFLOW_HOME"])
+
+
+@pytest.fixture(scope="session")
+def approvals(airflow_db: Path) -> ApprovalClient:
+    """Airflow's REST API, acting as any user of tests.harness.airflow.TEST_USERS."""
+    return ApprovalClient()

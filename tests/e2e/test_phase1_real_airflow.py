@@ -1,0 +1,158 @@
+"""Phase 1 on a real Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor),
+driven only through the REST API: the operator triggers, an approver answers, the run ends; and the
+faults only a real stack can show: a scheduler restart, an approval timeout enforced by the
+triggerer, a cleared run, and a worker killed mid-change (the rollback case)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from include.devservices.airflow_local import scratch_dags
+from include.devservices.airflow_stack import AirflowRest, AirflowStack
+from include.devservices.demo_target_local import LiveTraffic, RunningTarget, running_target
+from include.devservices.postgres import PostgresServer, airflow_connection_json
+from include.devservices.slack_receiver import SlackReceiver
+from include.launch.evidence import EvidenceStore
+from include.launch.ledger import Ledger
+from tests.harness.faults import kill_task_process
+from tests.harness.phase import build_variant
+from tests.launch.phase1.conftest import ROLLBACK_PLAN, write_backup_status
+
+pytestmark = pytest.mark.serial  # a whole Airflow: run alone, after the parallel tests (see Makefile)
+
+DAG_ID = "accubooks_phase1_pool_scaling"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
+CONF = {"pool_max": 120, "pool_min": 20, "monitor_minutes": 0.2, "sample_interval_seconds": 3,
+        "synthetic_requests": 100, "concurrency": 8, "rollback_watch_minutes": 0}
+
+
+@pytest.fixture(scope="module")
+def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    work = tmp_path_factory.mktemp("e2e")
+    ledger_url = pg_server.create_database("e2e_ledger")
+    target_url = pg_server.create_database("e2e_target")
+    metadata_url = pg_server.create_database("e2e_airflow")
+    Ledger(ledger_url).ensure_schema()
+    evidence = work / "evidence"
+    write_backup_status(evidence)
+    EvidenceStore(str(evidence)).write_text("pre_launch/rollback_plan.md", ROLLBACK_PLAN)
+    slack = SlackReceiver().start()
+    with running_target(target_url, work / "target") as target, LiveTraffic(target.urls):
+        env = {"AIRFLOW_CONN_LAUNCH_DB": airflow_connection_json(ledger_url),
+               "AIRFLOW_CONN_ACCUBOOKS_DB": airflow_connection_json(target_url),
+               "AIRFLOW_CONN_ACCUBOOKS_API": target.connection_json(),
+               "AIRFLOW_CONN_SLACK_LAUNCH": slack.connection_json(),
+               "LAUNCH_EVIDENCE_BASE": str(evidence)}
+        airflow = AirflowStack(work / "airflow", metadata_url, extra_env=env).start()
+        try:
+            yield {"airflow": airflow, "target": target, "ledger": ledger_url, "slack": slack, "evidence": evidence}
+        finally:
+            airflow.stop()
+            slack.stop()
+            # Process and task logs are the first thing to read when an e2e run fails.
+            shutil.copytree(work / "airflow", ARTIFACTS / "airflow", dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("*.db", "*.cfg", "simple_auth_manager_passwords.json"))
+
+
+def _pools(target: RunningTarget) -> list[tuple[int, int]]:
+    return [(h["pool"]["max"], h["pool"]["min"]) for h in target.health()]  # type: ignore[index]
+
+
+def _run_rows(ledger_url: str, run_id: str) -> list[Any]:
+    return [row for row in Ledger(ledger_url).rows() if row.run_id == run_id]
+
+
+def _wait_for_task_state(rest: AirflowRest, dag_id: str, run_id: str, task_id: str, wanted: str,
+                         timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if rest.task_states(dag_id, run_id).get(task_id) == wanted:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{task_id} never reached {wanted}: {rest.task_states(dag_id, run_id)}")
+
+
+def test_phase1_through_the_rest_api(stack: dict[str, Any]) -> None:
+    """Trigger, four-eyes, approve; the scheduler is restarted mid-soak and the soak still covers
+    its whole window; then the finished run is cleared by hand and its re-run refused."""
+    airflow: AirflowStack = stack["airflow"]
+    operator, approver = airflow.rest("operator"), airflow.rest("exec_approver")
+    run_id = operator.trigger(DAG_ID, CONF)
+    approver.wait_for_approval(DAG_ID, run_id, "approve")
+    assert operator.answer(DAG_ID, run_id, "approve").status_code == 403  # four-eyes: the operator may not
+    assert approver.answer(DAG_ID, run_id, "approve", params={"comment": "checked"}).status_code == 200
+    _wait_for_task_state(operator, DAG_ID, run_id, "sustained_monitor", "up_for_reschedule")
+    airflow.restart("scheduler")  # F11: between two soak samples, as a deploy of the scheduler would
+    assert operator.wait_for_end(DAG_ID, run_id) == "success", operator.task_states(DAG_ID, run_id)
+    assert _pools(stack["target"]) == [(120, 20), (120, 20)]
+    ledger = Ledger(stack["ledger"])
+    given = ledger.rows(event="approval_given")
+    assert given[-1].actor == "exec_approver" and given[-1].run_id == run_id
+    assert ledger.rows(event="approval_requested")[-1].payload["excluded_four_eyes"] is None
+    soak = [r for r in ledger.rows(event="soak_completed") if r.run_id == run_id]
+    started = [r for r in ledger.rows(event="soak_started") if r.run_id == run_id]
+    assert len(soak) == 1 and len(started) == 1  # resumed, not restarted
+    assert soak[0].payload["watched_seconds"] >= CONF["monitor_minutes"] * 60  # the outage was not counted as watched
+    assert ledger.verify() == []
+    assert any("completed" in text for text in stack["slack"].texts())
+
+    # F14: the finished run cleared and re-run by hand: refused at the gate, nothing applied twice.
+    changes_before = [r.seq for r in _run_rows(stack["ledger"], run_id) if r.event == "change_applied"]
+    operator.clear(DAG_ID, run_id)
+    assert operator.wait_for_end(DAG_ID, run_id) == "failed"
+    states = operator.task_states(DAG_ID, run_id)
+    assert states["phase_gate"] == "failed" and states["apply_change"] == "upstream_failed"
+    assert states["rollback"] in ("skipped", "upstream_failed")  # never a revert of the finished change
+    rows = _run_rows(stack["ledger"], run_id)
+    assert [r.seq for r in rows if r.event == "change_applied"] == changes_before
+    assert "already changed" in next(r for r in rows if r.event == "rerun_refused").payload["reason"]
+    assert _pools(stack["target"]) == [(120, 20), (120, 20)]
+    assert ledger.verify() == []  # the first run's evidence untouched
+
+
+def test_unanswered_approval_times_out_and_changes_nothing(stack: dict[str, Any], airflow_db: Path) -> None:
+    """F12: the HITL timeout is enforced by the real triggerer; nothing is snapshotted or changed."""
+    airflow: AirflowStack = stack["airflow"]
+
+    def six_second_approval(plan: dict[str, Any]) -> None:
+        next(p for p in plan["phases"] if p["id"] == "phase1_pool_scaling")["approval"]["timeout_minutes"] = 0.1
+
+    dag = build_variant("accubooks", "phase1_pool_scaling", six_second_approval, folder=scratch_dags(airflow.home))
+    before = _pools(stack["target"])
+    operator = airflow.rest("operator")
+    run_id = operator.trigger(dag.dag_id, {**CONF, "pool_max": 90})
+    assert operator.wait_for_end(dag.dag_id, run_id) == "failed"
+    states = operator.task_states(dag.dag_id, run_id)
+    assert states["approve"] == "failed" and states["apply_change"] == "upstream_failed"
+    assert states["rollback"] in ("skipped", "upstream_failed")
+    events = [r.event for r in _run_rows(stack["ledger"], run_id)]
+    assert "approval_timed_out" in events and "snapshot_taken" not in events and "change_applied" not in events
+    assert _pools(stack["target"]) == before
+    assert any("timed out" in text for text in stack["slack"].texts())
+
+
+def test_worker_killed_mid_change_is_rolled_back_on_every_replica(stack: dict[str, Any]) -> None:
+    """F10: SIGKILL to the task process once the first replica runs the new settings (a partial
+    change); apply_change is never retried (retries=0), the rollback restores every replica."""
+    airflow: AirflowStack = stack["airflow"]
+    operator, approver = airflow.rest("operator"), airflow.rest("eng_lead")
+    before = _pools(stack["target"])
+    run_id = operator.trigger(DAG_ID, {**CONF, "pool_max": 140})
+    approver.wait_for_approval(DAG_ID, run_id, "approve")
+    assert approver.answer(DAG_ID, run_id, "approve").status_code == 200
+    ti_id = operator.task_instance(DAG_ID, run_id, "apply_change", wait_for="running")["id"]
+    stack["target"].wait_for_pool(0, (140, 20))
+    assert kill_task_process(ti_id) == 1
+    assert operator.wait_for_end(DAG_ID, run_id) == "failed"
+    states = operator.task_states(DAG_ID, run_id)
+    assert states["apply_change"] == "failed" and states["rollback"] == "failed"  # rollback fails the run on purpose
+    assert _pools(stack["target"]) == before
+    events = [r.event for r in _run_rows(stack["ledger"], run_id)]
+    assert "change_applied" not in events and events.count("rollback_completed") == 1
+    assert Ledger(stack["ledger"]).verify() == []

@@ -1,0 +1,71 @@
+"""Phase DAGs built from plan variants: the shipped plan with shortened windows and its own dag ids.
+
+A variant is written as a plan file plus a three-line DAG file into the scratch bundle, exactly
+like a team would add a launch: the engine has no test hooks.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from airflow.dag_processing.dagbag import DagBag
+
+from include.launch.plan.loader import PLANS_DIR
+from tests.harness.airflow import scratch_dags
+
+_counter = itertools.count(1)
+Edit = Callable[[dict[str, Any]], None]
+
+
+def shortened(plan: dict[str, Any]) -> None:
+    """Seconds instead of minutes; no month-end freeze (tested apart), so runs do not depend on the date."""
+    plan["freeze_windows"] = [{"name": "past_freeze", "start": "2020-01-30T00:00:00Z", "end": "2020-02-03T00:00:00Z"}]
+    for phase in plan["phases"]:
+        for check in phase.get("pre_checks", []) + phase.get("verify", []):
+            if check["kind"] == "metric_gate":
+                check.setdefault("params", {})["window_seconds"] = 2
+        for trigger in phase.get("rollback_triggers", []):
+            if trigger.get("sustained_minutes"):
+                trigger["sustained_minutes"] = 0.05
+            elif trigger["metric"] == "latency_regression_percent":
+                # Two test workers share two cores: one sample's p95 can jump 30 ms over a 5 ms
+                # baseline. Tests about other triggers must not race this one; it must hold 6 s.
+                trigger["sustained_minutes"] = 0.1
+        if phase.get("change", {}) and phase["change"]["kind"] in ("env_file_rolling_restart", "http_hot_reload"):
+            phase["change"]["params"]["health_timeout_seconds"] = 30
+
+
+def write_variant(plan_name: str, loader: str, item_id: str, *edits: Edit, folder: Path | None = None) -> Any:
+    """Write a shortened plan variant (every dag id made unique) and a DAG file that calls
+    ``include.launch.dags.<loader>(plan, item_id)``; return the parsed DAG. ``folder``: another
+    scratch bundle (a real stack's) instead of this session's."""
+    document = copy.deepcopy(yaml.safe_load((PLANS_DIR / f"{plan_name}.yaml").read_text()))
+    shortened(document)
+    for edit in edits:
+        edit(document)
+    suffix = f"{os.getpid()}_{next(_counter)}"
+    dag_id = ""
+    for item in document["phases"] + document.get("scorecards", []):
+        item["dag_id"] = f"t_{item['dag_id']}_{suffix}"
+        if item["id"] == item_id:
+            dag_id = item["dag_id"]
+    folder = folder or scratch_dags(Path(os.environ["AIRFLOW_HOME"]))
+    plan_file = folder / f"plan_{suffix}.yaml"
+    plan_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    dag_file = folder / f"dag_{suffix}.py"
+    dag_file.write_text(f"# Airflow DAG for a test variant of {plan_name}\nfrom include.launch.dags import {loader}\n"
+                        f"dag = {loader}({str(plan_file)!r}, {item_id!r})\n")
+    bag = DagBag(dag_folder=str(dag_file))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag(dag_id)
+
+
+def build_variant(plan_name: str, phase_id: str, *edits: Edit, folder: Path | None = None) -> Any:
+    """A phase DAG from a plan variant (a unique dag_id per call)."""
+    return write_variant(plan_name, "phase_dag", phase_id, *edits, folder=folder)

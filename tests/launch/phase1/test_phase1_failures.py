@@ -1,0 +1,144 @@
+"""Phase 1's failure paths on dag.test against real replicas: rollback, rejection, four-eyes, refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from include.demo_target.config import read_env_file
+from include.launch import locks
+from include.launch.ledger import Ledger
+from tests.harness.airflow import Answer, ApprovalClient, run_dag
+from tests.harness.faults import WhenLedgerShows
+from tests.harness.phase import build_variant
+
+FAST = {"pool_max": 120, "pool_min": 20, "monitor_minutes": 0.15, "sample_interval_seconds": 2,
+        "synthetic_requests": 120, "concurrency": 8, "rollback_watch_minutes": 0}
+APPROVE = [Answer("approve", user="exec_approver", params={"comment": "reviewed"})]
+
+
+def states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def pools(env: dict[str, Any]) -> list[tuple[int, int]]:
+    return [(h["pool"]["max"], h["pool"]["min"]) for h in env["target"].health()]
+
+
+def events(env: dict[str, Any]) -> list[str]:
+    return [row.event for row in Ledger(env["ledger"]).rows()]
+
+
+def test_verification_failure_rolls_back_every_replica(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
+    target = launch_env["target"]
+    dag = build_variant("accubooks", "phase1_pool_scaling")
+    with WhenLedgerShows(launch_env["ledger"], "change_applied", lambda: target.set_faults(latency_ms=700)) as fault:
+        dag_run, _ = run_dag(dag, client=approvals, conf=FAST, answers=APPROVE)
+    assert fault.fired.is_set()
+    result = states(dag_run)
+    assert result["verify.synthetic_load"] == "failed"
+    assert result["rollback"] == "failed"  # rolled back, then failed on purpose so the run cannot look green
+    assert dag_run.state == "failed"
+    assert pools(launch_env) == [(50, 10), (50, 10)]  # the snapshot, restored and read back on every replica
+    assert read_env_file(target.env_file)["DB_POOL_MAX"] == "50"
+    ledger = Ledger(launch_env["ledger"])
+    done = ledger.rows(event="rollback_completed")
+    assert len(done) == 1 and "latency_p95_ms < 500" in done[0].payload["reason"]
+    assert ledger.verify() == []
+    assert any("Rolled back" in text for text in launch_env["slack"].texts())
+
+
+def test_breach_during_soak_rolls_back_with_p0(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
+    target = launch_env["target"]
+    dag = build_variant("accubooks", "phase1_pool_scaling")
+    with WhenLedgerShows(launch_env["ledger"], "soak_started", lambda: target.set_faults(error_rate=0.5)) as fault:
+        dag_run, _ = run_dag(dag, client=approvals, conf={**FAST, "monitor_minutes": 1}, answers=APPROVE)
+    assert fault.fired.is_set()
+    assert states(dag_run)["sustained_monitor"] == "failed"
+    assert dag_run.state == "failed"
+    assert pools(launch_env) == [(50, 10), (50, 10)]
+    triggered = Ledger(launch_env["ledger"]).rows(event="rollback_triggered")
+    assert "error_rate_percent > 1" in triggered[0].payload["summary"]
+    assert "incident_opened" in events(launch_env)
+    incidents = (launch_env["evidence"] / "phase1_pool_scaling").glob("*/incidents/*")
+    assert any(p.name.startswith("INC-") for p in incidents)
+    assert any("[P0]" in text for text in launch_env["slack"].texts())
+
+
+def test_rejection_changes_nothing_and_fails_the_run(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
+    dag = build_variant("accubooks", "phase1_pool_scaling")
+    dag_run, results = run_dag(dag, client=approvals, conf=FAST, answers=[
+        Answer("approve", user="eng_lead", option="Reject", params={"comment": "month-end is close"})])
+    assert [r.status_code for r in results] == [200]
+    assert dag_run.state == "failed"
+    assert states(dag_run)["apply_change"] == "upstream_failed"
+    assert pools(launch_env) == [(50, 10), (50, 10)]
+    rejected = Ledger(launch_env["ledger"]).rows(event="approval_rejected")
+    assert rejected[0].actor == "eng_lead" and rejected[0].payload["comment"] == "month-end is close"
+    assert "change_applied" not in events(launch_env)
+    assert any("Rejected by" in text and "month-end is close" in text for text in launch_env["slack"].texts())
+
+
+def _trigger_user_is_an_approver(plan: dict[str, Any]) -> None:
+    plan["phases"][0]["approval"]["approvers"].insert(0, {"id": "dag_test", "name": "The Operator"})
+
+
+def test_four_eyes_refuses_the_triggering_user(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
+    dag = build_variant("accubooks", "phase1_pool_scaling", _trigger_user_is_an_approver)
+    dag_run, results = run_dag(dag, client=approvals, conf={**FAST, "dry_run": True}, answers=[
+        Answer("approve", user="dag_test"), Answer("approve", user="eng_lead")])
+    assert [r.status_code for r in results] == [403, 200]
+    assert dag_run.state == "success"
+    requested = Ledger(launch_env["ledger"]).rows(event="approval_requested")[0]
+    assert requested.payload["excluded_four_eyes"] == "dag_test"
+    assert "dag_test" not in requested.payload["assigned"]
+
+
+def test_dry_run_changes_nothing(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
+    before = launch_env["target"].env_file.read_text()
+    dag = build_variant("accubooks", "phase1_pool_scaling")
+    dag_run, _ = run_dag(dag, client=approvals, conf={**FAST, "dry_run": True}, answers=APPROVE)
+    assert dag_run.state == "success"
+    assert launch_env["target"].env_file.read_text() == before
+    assert pools(launch_env) == [(50, 10), (50, 10)]
+    seen = events(launch_env)
+    assert "change_skipped" in seen and "phase_dry_run" in seen
+    assert "change_applied" not in seen and "phase_completed" not in seen
+
+
+def test_pool_beyond_database_capacity_is_refused_before_approval(launch_env: dict[str, Any],
+                                                                  approvals: ApprovalClient) -> None:
+    dag = build_variant("accubooks", "phase1_pool_scaling")
+    dag_run, results = run_dag(dag, client=approvals, conf={**FAST, "pool_max": 5000}, answers=APPROVE)
+    assert dag_run.state == "failed"
+    assert states(dag_run)["pre_checks.database_capacity"] == "failed"
+    assert results == []  # the approval was never asked
+    failed = [r for r in Ledger(launch_env["ledger"]).rows(event="check_result") if r.outcome == "failed"]
+    assert "pool_max 5000 x 2 replicas = 10000 connections" in failed[0].payload["summary"]
+    assert "approval_requested" not in events(launch_env)
+
+
+@pytest.mark.parametrize(("conf", "message"), [
+    ({"pool_min": 300}, "DB_POOL_MIN (300) must be <= DB_POOL_MAX (120)"),
+], ids=["min-above-max"])
+def test_bad_trigger_params_refused_before_anything_runs(launch_env: dict[str, Any], approvals: ApprovalClient,
+                                                         conf: dict[str, Any], message: str) -> None:
+    dag = build_variant("accubooks", "phase1_pool_scaling")
+    dag_run, _ = run_dag(dag, client=approvals, conf={**FAST, **conf}, answers=APPROVE)
+    assert dag_run.state == "failed"
+    assert states(dag_run)["phase_gate"] == "failed"
+    refused = Ledger(launch_env["ledger"]).rows(event="params_refused")
+    assert message in refused[0].payload["error"]
+
+
+def test_second_concurrent_change_is_refused(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
+    dag = build_variant("accubooks", "phase1_pool_scaling")
+    assert locks.acquire(launch_env["ledger"], "accubooks", "accubooks_phase2_monitoring", "other-run") is None
+    dag_run, results = run_dag(dag, client=approvals, conf=FAST, answers=APPROVE)
+    assert dag_run.state == "failed"
+    assert states(dag_run)["phase_gate"] == "failed"
+    assert results == []
+    refused = Ledger(launch_env["ledger"]).rows(event="phase_refused")
+    assert "run other-run" in refused[0].payload["reason"]
+    assert pools(launch_env) == [(50, 10), (50, 10)]

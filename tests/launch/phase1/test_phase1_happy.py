@@ -1,0 +1,47 @@
+"""Phase 1 end to end on dag.test: approval over REST, real restart, real load, soak, evidence, ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from include.launch.ledger import Ledger
+from tests.harness.airflow import Answer, ApprovalClient, run_dag
+from tests.harness.phase import build_variant
+
+pytestmark = pytest.mark.serial  # p95 under real load: measured alone (see Makefile)
+
+FAST = {"pool_max": 120, "pool_min": 20, "monitor_minutes": 0.1, "sample_interval_seconds": 2,
+        "synthetic_requests": 120, "concurrency": 8, "rollback_watch_minutes": 0}
+
+
+def states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def test_happy_path(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
+    dag = build_variant("accubooks", "phase1_pool_scaling")
+    dag_run, results = run_dag(dag, client=approvals, conf=FAST,
+                               answers=[Answer("approve", user="exec_approver", params={"comment": "reviewed"})])
+    print(states(dag_run))
+    assert [r.status_code for r in results] == [200]
+    assert dag_run.state == "success", states(dag_run)
+    for health in launch_env["target"].health():
+        assert (health["pool"]["max"], health["pool"]["min"]) == (120, 20)
+    runs = list((launch_env["evidence"] / "phase1_pool_scaling").iterdir())
+    assert len(runs) == 1  # one folder per run
+    folder: Path = runs[0]
+    names = {p.name for p in folder.iterdir()}
+    for required in ["pre_change_metrics.json", "pre_change_config.json", "pre_change_connections.txt",
+                     "pre_change_error_rate.txt", "pre_change_latency.json", "deployment_log.txt", "config_diff.txt",
+                     "restart_log.txt", "post_change_config.json", "synthetic_load_test_results.json",
+                     "sustained_monitoring.json", "error_rate_comparison.txt", "latency_comparison.json"]:
+        assert required in names, f"{required} missing from {sorted(names)}"
+    assert any(n.startswith("pool_scaling_verification_") and n.endswith(".md") for n in names)
+    ledger = Ledger(launch_env["ledger"])
+    assert ledger.verify() == []
+    events = [row.event for row in ledger.rows()]
+    assert "approval_given" in events and "change_applied" in events and "phase_completed" in events
+    assert any("completed" in text for text in launch_env["slack"].texts())

@@ -1,0 +1,45 @@
+"""Phase 3 and the beta daily metrics against a real demo target (two replicas, real PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import postgres_connection_json
+from tests.harness.scorecard import phase_completed
+from tests.harness.target import RunningTarget, running_target
+from tests.launch.phase1.conftest import write_backup_status
+
+COHORT_TENANTS = list(range(1, 13))  # 12 tenants, 2 users each
+
+
+@pytest.fixture()
+def target(pg_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningTarget]:
+    db_url = pg_server.create_database("target")
+    with running_target(db_url, tmp_path / "target") as running:
+        monkeypatch.setenv("AIRFLOW_CONN_ACCUBOOKS_API", running.connection_json())
+        monkeypatch.setenv("AIRFLOW_CONN_ACCUBOOKS_DB", postgres_connection_json(db_url))
+        yield running
+    pg_server.drop_database(db_url)
+
+
+@pytest.fixture()
+def beta_env(target: RunningTarget, ledger_db: str, evidence_base: Path, slack: Any,
+             airflow_db: Path) -> dict[str, Any]:
+    """Phase 2 completed, a fresh backup, the target running; no Prometheus connection (target source)."""
+    phase_completed(ledger_db, "accubooks", "phase2_monitoring")
+    write_backup_status(evidence_base)
+    return {"target": target, "ledger": ledger_db, "evidence": evidence_base, "slack": slack}
+
+
+def cohort_entries(db_url: str, tenants: list[int]) -> list[str]:
+    """tenant_id:user_id of each tenant's first user."""
+    import psycopg
+
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT tenant_id, min(id) FROM users WHERE tenant_id = ANY(%s) GROUP BY tenant_id "
+                            "ORDER BY tenant_id", (tenants,)).fetchall()
+    return [f"{tenant}:{user}" for tenant, user in rows]

@@ -1,0 +1,126 @@
+"""Phase 4 over three replayed betas with known outcomes (YES, CONDITIONAL, NO), the pre-check that
+names a missing day, and the executive's answer given through Airflow's REST API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from include.launch.ledger import Ledger
+from tests.harness.airflow import Answer, ApprovalClient, run_dag
+from tests.harness.phase import build_variant
+from tests.launch.phase4.replay import Beta, replay
+
+
+def states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def run_folder(base: Path) -> Path:
+    runs = list((base / "phase4_review").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def decide(env: dict[str, Any], approvals: ApprovalClient, *answers: Answer) -> tuple[Any, list[Any], Path]:
+    dag = build_variant("accubooks", "phase4_review")
+    dag_run, results = run_dag(dag, client=approvals, answers=answers)
+    return dag_run, results, run_folder(env["evidence"])
+
+
+def rows(env: dict[str, Any], event: str) -> list[Any]:
+    return Ledger(env["ledger"]).rows(launch_id="accubooks", phase_id="phase4_review", event=event)
+
+
+def test_all_criteria_met_recommends_yes(review_env: dict[str, Any], approvals: ApprovalClient) -> None:
+    replay(review_env["ledger"], Beta())
+    dag_run, results, folder = decide(review_env, approvals, Answer(
+        "approve", user="exec_approver", option="YES", params={"comment": "Read the three reports; all seven met."}))
+    assert [r.status_code for r in results] == [200]
+    assert dag_run.state == "success", states(dag_run)
+
+    decisions = (folder / "post_beta_decisions.md").read_text()
+    assert "**Recommendation: YES**" in decisions
+    assert "| Proceed to the 5,000-user rollout? | YES |" in decisions
+    # Scaling from the plan's rules and the deciding metrics.
+    assert "| Scale forecast_workers (4 -> 16 workers)? | YES: 4 -> 16 workers |" in decisions
+    assert "| Scale redis_cache (2 -> 8 GB)? | NO: 2 -> 2 GB |" in decisions
+    scaling = (folder / "scaling_justifications.md").read_text()
+    assert "latency_p95_ms > 400" in scaling and "cache_hit_rate_percent < 80" in scaling
+    assert "phase3_beta/daily_metrics_2025-06-02.json" in scaling
+    # Every criterion with its value, threshold, verdict and the files it came from.
+    report = (folder / "beta_completion_report.md").read_text()
+    assert "7 of 7 success criteria met over 14 scored days" in report
+    assert "phase3_beta/survey_results_day14.json" in report
+    assert "phase3_beta/daily_metrics_2025-06-15.json" in report
+    assert "](../../phase3_beta/charts/2025-06-15/nps_score.svg)" in report
+    review = json.loads((folder / "review.json").read_text())
+    assert [c["verdict"] for c in review["criteria"]] == ["pass"] * 7
+    assert len(review["evidence_used"]) >= 16
+
+    approval = (folder / "rollout_approval.md").read_text()
+    assert "- Decision: **YES**" in approval
+    assert "- Decided by: Executive Approver (`exec_approver`)" in approval
+    assert "Read the three reports; all seven met." in approval
+    assert "post_beta_decisions.md" in approval and "daily_metrics_2025-06-02.json" in approval
+    decided = rows(review_env, "rollout_decided")
+    assert [(r.outcome, r.actor) for r in decided] == [("YES", "exec_approver")]
+    assert decided[0].payload["decided_at"]
+    assert any("Rollout to 5,000 users: YES" in text for text in review_env["slack"].texts())
+    assert Ledger(review_env["ledger"]).verify() == []
+
+
+def test_nps_35_is_conditional_and_overriding_needs_a_reason(review_env: dict[str, Any],
+                                                             approvals: ApprovalClient) -> None:
+    replay(review_env["ledger"], Beta(nps=35.0))
+    dag_run, results, folder = decide(
+        review_env, approvals,
+        Answer("approve", user="exec_approver", option="YES", params={"comment": "ship it"}),  # refused: why?
+        Answer("approve", user="exec_approver", option="YES",
+               params={"comment": "NPS 35 is within noise for 24 respondents; sales needs the date."}))
+    assert [r.status_code for r in results] == [200, 200]
+    assert dag_run.state == "success", states(dag_run)
+    decisions = (folder / "post_beta_decisions.md").read_text()
+    assert "**Recommendation: CONDITIONAL**" in decisions
+    assert "1. Satisfaction >= 4.0, NPS >= 40: nps_score measured 35 (day 14 (2025-06-15), day-14 survey), " \
+           "must reach >= 40" in decisions
+    refused = rows(review_env, "decision_refused")
+    assert len(refused) == 1 and "must say why" in refused[0].payload["reason"]
+    approval = (folder / "rollout_approval.md").read_text()
+    assert "- Decision: **YES**" in approval
+    assert "- Recommendation: CONDITIONAL (the decision differs; reason below)" in approval
+    assert "sales needs the date" in approval
+    given = rows(review_env, "decision_given")
+    assert given[-1].payload["against_recommendation"] is True
+
+
+def test_integrity_incident_on_one_day_means_no(review_env: dict[str, Any], approvals: ApprovalClient) -> None:
+    replay(review_env["ledger"], Beta(integrity_day=9))
+    dag_run, _, folder = decide(review_env, approvals, Answer(
+        "approve", user="exec_approver", option="NO", params={"comment": "Integrity first."}))
+    assert dag_run.state == "success", states(dag_run)
+    decisions = (folder / "post_beta_decisions.md").read_text()
+    assert "**Recommendation: NO**" in decisions
+    assert "critical criterion missed: Zero data-integrity issues (data_integrity_issues_count measured 1" in decisions
+    assert "failed on 1 day(s): 2025-06-10" in decisions
+    assert "integrity/isolation incident P0 INC-" in decisions
+    assert "daily_metrics_2025-06-10.json" in (folder / "beta_completion_report.md").read_text()
+    assert "- Decision: **NO**" in (folder / "rollout_approval.md").read_text()
+    assert [r.outcome for r in rows(review_env, "rollout_decided")] == ["NO"]
+
+
+def test_missing_daily_file_stops_at_the_pre_check(review_env: dict[str, Any]) -> None:
+    folder = review_env["evidence"] / replay(review_env["ledger"], Beta())
+    (folder / "daily_metrics_2025-06-07.json").unlink()
+    (folder / "survey_results_day7.json").unlink()
+    dag_run = build_variant("accubooks", "phase4_review").test()
+    got = states(dag_run)
+    assert got["pre_checks.evidence_present"] == "failed"
+    assert got["propose"] != "success" and got["approve"] != "success"
+    check = [r for r in Ledger(review_env["ledger"]).rows(event="check_result")
+             if r.payload["check"] == "evidence_present"][-1]
+    assert "missing date(s) 2025-06-07" in check.payload["summary"]
+    assert "phase3_beta/survey_results_day7.json is missing" in check.payload["summary"]
+    assert not (review_env["evidence"] / "phase4_review").exists() or not list(
+        (review_env["evidence"] / "phase4_review").rglob("rollout_approval.md"))

@@ -1,0 +1,1 @@
+"""Tests of the Great Expectations quality gates (real PostgreSQL, real GX)."""

@@ -1,0 +1,42 @@
+"""Launches for the board's tests: a phase of the AccuBooks plan cut down to its approval, run by the
+real phase engine (phase gate, built-in pre-checks, the launch approval, complete), so the board
+reads the same ledger rows and Required Actions a real run produces."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness.phase import build_variant
+
+PHASE = "phase1_pool_scaling"
+
+
+def approval_only(plan: dict[str, Any]) -> None:
+    """Phase 1 without target checks, change or soak: gate -> built-in checks -> approve -> complete."""
+    for phase in plan["phases"]:
+        if phase["id"] == PHASE:
+            for key in ("pre_checks", "verify", "success_criteria", "rollback_triggers", "evidence_files"):
+                phase[key] = []
+            for key in ("change", "soak", "rollback"):
+                phase.pop(key, None)
+
+
+def variant_plan_file(dag: Any) -> Path:
+    """The plan file build_variant wrote for this DAG (its dag id ends with the variant's suffix)."""
+    suffix = "_".join(dag.dag_id.split("_")[-2:])
+    path = Path(os.environ["AIRFLOW_HOME"]) / "scratch_dags" / f"plan_{suffix}.yaml"
+    assert path.is_file(), path
+    return path
+
+
+@pytest.fixture()
+def approval_phase(monkeypatch: pytest.MonkeyPatch, airflow_db: Path) -> tuple[Any, Path]:
+    """(the DAG, its plan file); the board shows that plan only."""
+    dag = build_variant("accubooks", PHASE, approval_only)
+    plan_file = variant_plan_file(dag)
+    monkeypatch.setenv("LAUNCH_BOARD_PLANS", str(plan_file))
+    return dag, plan_file
