@@ -21,14 +21,14 @@ from include.devservices.postgres import PostgresServer, airflow_connection_json
 from include.devservices.slack_receiver import SlackReceiver
 from include.launch.evidence import EvidenceStore
 from include.launch.ledger import Ledger
+from tests.harness.phase import phase1_conf
 from tests.launch.phase1.conftest import ROLLBACK_PLAN, write_backup_status
 
 pytestmark = pytest.mark.serial  # a whole Airflow: run alone, after the parallel tests (see Makefile)
 
 DAG_ID = "accubooks_phase1_pool_scaling"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "celery"
-CONF = {"pool_max": 120, "pool_min": 20, "monitor_minutes": 0.2, "sample_interval_seconds": 3,
-        "synthetic_requests": 100, "concurrency": 8, "rollback_watch_minutes": 0}
+CONF = phase1_conf(monitor_minutes=0.2, sample_interval_seconds=3)
 
 
 @pytest.fixture(scope="module")

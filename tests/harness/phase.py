@@ -41,6 +41,15 @@ def shortened(plan: dict[str, Any]) -> None:
             phase["change"]["params"]["health_timeout_seconds"] = 30
 
 
+def phase1_conf(monitor_minutes: float, sample_interval_seconds: float) -> dict[str, Any]:
+    """Phase 1 trigger form for tests: the shortened soak, and a synthetic load whose p95 one stall
+    of the shared machine cannot move (a stall delays ``concurrency`` requests at once; 400
+    requests put 20 above the p95, more than three stalls' worth at concurrency 6)."""
+    return {"pool_max": 120, "pool_min": 20, "monitor_minutes": monitor_minutes,
+            "sample_interval_seconds": sample_interval_seconds, "synthetic_requests": 400, "concurrency": 6,
+            "rollback_watch_minutes": 0}
+
+
 def write_variant(plan_name: str, loader: str, item_id: str, *edits: Edit, folder: Path | None = None) -> Any:
     """Write a shortened plan variant (every dag id made unique) and a DAG file that calls
     ``include.launch.dags.<loader>(plan, item_id)``; return the parsed DAG. ``folder``: another

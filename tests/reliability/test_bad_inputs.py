@@ -16,10 +16,9 @@ from include.launch.plan import load_plan
 from include.launch.runtime import PhaseRun
 from include.launch.spec import build_phase_spec
 from tests.harness.airflow import run_dag
-from tests.harness.phase import build_variant
+from tests.harness.phase import build_variant, phase1_conf
 
-FAST = {"pool_max": 120, "pool_min": 20, "monitor_minutes": 0.15, "sample_interval_seconds": 2,
-        "synthetic_requests": 120, "concurrency": 8, "rollback_watch_minutes": 0}
+FAST = phase1_conf(monitor_minutes=0.15, sample_interval_seconds=2)
 
 
 @pytest.fixture(scope="module")

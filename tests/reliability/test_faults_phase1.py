@@ -22,13 +22,12 @@ from include.demo_target import supervisor
 from include.launch.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.faults import WhenLedgerShows
-from tests.harness.phase import build_variant
+from tests.harness.phase import build_variant, phase1_conf
 
 # Five full Phase 1 runs with real faults (about a minute each; `-m "not slow"` skips them locally).
 pytestmark = [pytest.mark.slow, pytest.mark.serial]  # real faults and latency gates: measured alone
 
-FAST = {"pool_max": 120, "pool_min": 20, "monitor_minutes": 1, "sample_interval_seconds": 2,
-        "synthetic_requests": 120, "concurrency": 8, "rollback_watch_minutes": 0}
+FAST = phase1_conf(monitor_minutes=1, sample_interval_seconds=2)
 APPROVE = [Answer("approve", user="exec_approver", params={"comment": "reviewed"})]
 ADMIN_TOKEN = "admintok-RELIABILITY-0f9e8d7c6b5a"
 SLACK_PATH = "/services/T0RELIAB/B0RELIAB/slackSecretRELIABILITY42"

@@ -2,11 +2,11 @@
 
 The env file is a local path or an object-store URL (include.launch.config_files), so the worker
 needs no disk in common with the target. Two activations share everything else: a rolling
-restart (``env_file_rolling_restart``: the
-connection's restart_command per replica) or an HTTP hot reload (``http_hot_reload``: POST
-/admin/reload with the admin token). Each replica must report the new values on /health before
-the next one is touched, so a failure leaves at most one replica changed, and revert restores
-the snapshot on all of them.
+restart (``env_file_rolling_restart``: the connection's restart_command per replica) or an HTTP
+hot reload (``http_hot_reload``: POST /admin/reload with the admin token). Each replica must
+report the new values on /health, with its pool warmed to its minimum (a readiness probe: a cold
+pool makes verification's p95 pay for connection set-up), before the next one is touched, so a
+failure leaves at most one replica changed, and revert restores the snapshot on all of them.
 """
 
 from __future__ import annotations
@@ -157,12 +157,13 @@ class EnvFileApplier:
             try:
                 response = requests.get(f"{url}/health", timeout=target.timeout)
                 last = response.json().get("pool")
-                if response.status_code == 200 and _pool_matches(last, desired):
+                if response.status_code == 200 and _pool_matches(last, desired) and _pool_warm(last):
                     return
             except (requests.RequestException, ValueError) as exc:
                 last = str(exc)
             time.sleep(0.5)
-        raise TimeoutError(f"/health did not show the new settings within {self.params.health_timeout_seconds:g} s "
+        raise TimeoutError("/health did not show the new settings and a warm pool within "
+                           f"{self.params.health_timeout_seconds:g} s "
                            f"(last: {last})")
 
 
@@ -170,6 +171,12 @@ def _pool_matches(pool: Any, values: dict[str, str]) -> bool:
     if not isinstance(pool, dict):
         return False
     return all(str(pool.get(HEALTH_KEYS[key])) == str(value) for key, value in values.items() if key in HEALTH_KEYS)
+
+
+def _pool_warm(pool: dict[str, Any]) -> bool:
+    """The pool holds at least its minimum connections (a replica without the figure counts as warm)."""
+    size, minimum = pool.get("size"), pool.get("min")
+    return size is None or minimum is None or int(size) >= int(minimum)
 
 
 def env_file_rolling_restart(params: SettingsChangeParams) -> EnvFileApplier:

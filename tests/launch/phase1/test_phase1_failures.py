@@ -11,10 +11,9 @@ from include.launch import locks
 from include.launch.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.faults import WhenLedgerShows
-from tests.harness.phase import build_variant
+from tests.harness.phase import build_variant, phase1_conf
 
-FAST = {"pool_max": 120, "pool_min": 20, "monitor_minutes": 0.15, "sample_interval_seconds": 2,
-        "synthetic_requests": 120, "concurrency": 8, "rollback_watch_minutes": 0}
+FAST = phase1_conf(monitor_minutes=0.15, sample_interval_seconds=2)
 APPROVE = [Answer("approve", user="exec_approver", params={"comment": "reviewed"})]
 
 

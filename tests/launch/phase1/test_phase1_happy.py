@@ -9,12 +9,11 @@ import pytest
 
 from include.launch.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
-from tests.harness.phase import build_variant
+from tests.harness.phase import build_variant, phase1_conf
 
 pytestmark = pytest.mark.serial  # p95 under real load: measured alone (see Makefile)
 
-FAST = {"pool_max": 120, "pool_min": 20, "monitor_minutes": 0.1, "sample_interval_seconds": 2,
-        "synthetic_requests": 120, "concurrency": 8, "rollback_watch_minutes": 0}
+FAST = phase1_conf(monitor_minutes=0.1, sample_interval_seconds=2)
 
 
 def states(dag_run: Any) -> dict[str, str]:
