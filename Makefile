@@ -38,16 +38,21 @@ lint: venv
 # Two passes: everything that tolerates a shared machine on two pytest workers, then the tests
 # marked `serial` (a whole Airflow, or a p95 measured under load) one at a time, so no latency
 # gate and no scheduler heartbeat competes with another test for the two cores.
-test: venv apt lint
+test: venv apt
+	$(VENV)/bin/ruff check include dags plugins tests bench
 	scripts/audit.sh
 	@# Start (and configure) PostgreSQL once, before two pytest workers share it.
 	$(PY) -c "from include.devservices.postgres import start_server; start_server()"
-	@# Both passes always run, so one report shows every failure; the target fails if either did.
-	@parallel=0; serial=0; \
+	@# mypy (a minute of one core when its cache is cold) runs beside the parallel pass, which
+	@# tolerates a shared machine, never beside the serial one. Every check always runs, so one
+	@# report shows every failure; the target fails if any did.
+	@mkdir -p .run; parallel=0; serial=0; types=0; \
+	$(VENV)/bin/mypy > .run/mypy.log 2>&1 & mypy_pid=$$!; \
 	$(PY) -m pytest tests -n 2 --dist loadfile --durations=15 -m "not serial" || parallel=$$?; \
+	wait $$mypy_pid || types=$$?; cat .run/mypy.log; \
 	$(PY) -m pytest tests --durations=10 -m "serial" || serial=$$?; \
-	echo "pytest exit codes: parallel pass $$parallel, serial pass $$serial"; \
-	test $$parallel -eq 0 && test $$serial -eq 0
+	echo "exit codes: mypy $$types, pytest parallel pass $$parallel, serial pass $$serial"; \
+	test $$types -eq 0 && test $$parallel -eq 0 && test $$serial -eq 0
 
 bench: venv apt
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -137,19 +137,12 @@ def beta_start() -> date:
     return datetime.now(UTC).date() - timedelta(days=BETA_DAYS - 1)
 
 
-def cohort(target_url: str) -> list[str]:
-    """``tenant_id:user_id`` of the first user of each cohort tenant (the trigger form's format)."""
-    import psycopg
-
-    with psycopg.connect(target_url) as conn:
-        rows = conn.execute("SELECT tenant_id, min(id) FROM users WHERE tenant_id = ANY(%s) GROUP BY tenant_id "
-                            "ORDER BY tenant_id", (BETA_TENANTS,)).fetchall()
-    return [f"{tenant}:{user}" for tenant, user in rows]
-
-
 def conf_for(stack: dict[str, Any], step: Step) -> dict[str, Any]:
     if step.dag_id == "accubooks_phase3_beta":
-        return {**step.conf, "cohort": cohort(stack["target_url"]), "beta_start_date": beta_start().isoformat()}
+        from include.demo_target.beta import cohort_entries
+
+        return {**step.conf, "cohort": cohort_entries(stack["target_url"], BETA_TENANTS),
+                "beta_start_date": beta_start().isoformat()}
     return step.conf
 
 

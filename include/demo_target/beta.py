@@ -95,6 +95,14 @@ def _nps_scores(rng: random.Random, n: int, promoters: float, detractors: float)
     return scores
 
 
+def cohort_entries(db_url: str, tenants: list[int]) -> list[str]:
+    """``tenant_id:user_id`` of each tenant's first user: the Phase 3 trigger form's cohort format."""
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT tenant_id, min(id) FROM users WHERE tenant_id = ANY(%s) GROUP BY tenant_id "
+                            "ORDER BY tenant_id", (tenants,)).fetchall()
+    return [f"{tenant}:{user}" for tenant, user in rows]
+
+
 def simulate_beta(
     conn: psycopg.Connection,
     cohort_tenant_ids: list[int],

@@ -75,8 +75,7 @@ class LaunchApprovalOperator(ApprovalOperator):
     def _earlier_signers(self, run: Any) -> set[str]:
         if not self.role:
             return set()
-        rows = run.ledger.rows(launch_id=self.spec.launch_id, phase_id=self.spec.phase.id, event="approval_given")
-        return {row.actor for row in rows if row.run_id == run.run_id}
+        return {row.actor for row in run.own_rows("approval_given")}
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         from include.launch.runtime import PhaseRun

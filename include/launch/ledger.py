@@ -154,9 +154,10 @@ class Ledger:
                    event.outcome, event.actor, body, prev_hash, digest)
 
     def rows(self, *, launch_id: str | None = None, phase_id: str | None = None,
-             event: str | None = None) -> list[Row]:
+             event: str | None = None, run_id: str | None = None) -> list[Row]:
         clauses, values = [], []
-        for column, value in (("launch_id", launch_id), ("phase_id", phase_id), ("event", event)):
+        for column, value in (("launch_id", launch_id), ("phase_id", phase_id), ("event", event),
+                              ("run_id", run_id)):
             if value is not None:
                 clauses.append(f"{column} = %s")
                 values.append(value)

@@ -52,6 +52,11 @@ class PhaseRun:
         ledger.ensure_schema()
         return ledger
 
+    def own_rows(self, event: str | None = None) -> list[Row]:
+        """This run's ledger rows (of one ``event`` when given), oldest first: what it already did."""
+        return self.ledger.rows(launch_id=self.spec.launch_id, phase_id=self.spec.phase.id, event=event,
+                                run_id=self.run_id)
+
     @cached_property
     def evidence(self) -> EvidenceStore:
         """This run's evidence folder, ``<phase>/<run>/``: a phase may run again after a rollback or

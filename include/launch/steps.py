@@ -85,8 +85,7 @@ CHANGE_EVENTS = ("snapshot_taken", "change_applied", "rollback_started")
 def refuse_second_change(run: PhaseRun, events: tuple[str, ...]) -> None:
     """A run cleared by hand must not change the target twice: its first pass, with its evidence
     and ledger rows, is the record. A new change is a new run."""
-    earlier = [row for row in run.ledger.rows(launch_id=run.spec.launch_id, phase_id=run.spec.phase.id)
-               if row.run_id == run.run_id and row.event in events]
+    earlier = [row for row in run.own_rows() if row.event in events]
     if not earlier:
         return
     first = earlier[0]
@@ -99,8 +98,7 @@ def refuse_second_change(run: PhaseRun, events: tuple[str, ...]) -> None:
 
 def refused_rerun(run: PhaseRun) -> bool:
     """True when this run's latest pass was refused by ``refuse_second_change`` and changed nothing."""
-    rows = [row for row in run.ledger.rows(launch_id=run.spec.launch_id, phase_id=run.spec.phase.id)
-            if row.run_id == run.run_id]
+    rows = run.own_rows()
     refusals = [row.seq for row in rows if row.event == "rerun_refused"]
     return bool(refusals) and not any(row.seq > refusals[-1] and row.event in CHANGE_EVENTS for row in rows)
 
@@ -250,8 +248,7 @@ def rollback(spec: PhaseSpec, context: Any) -> None:
 
 def _failure_reason(run: PhaseRun) -> str:
     """Why we are rolling back, from this run's failed ledger rows (checks, soak breaches, steps)."""
-    failed = [row for row in run.ledger.rows(launch_id=run.spec.launch_id, phase_id=run.spec.phase.id)
-              if row.run_id == run.run_id and row.outcome == Outcome.FAILED.value]
+    failed = [row for row in run.own_rows() if row.outcome == Outcome.FAILED.value]
     if not failed:
         return "a step after the change failed"
     return "; ".join(str(row.payload.get("summary") or row.payload.get("error") or row.event) for row in failed[-3:])

@@ -21,7 +21,7 @@ from include.devservices.slack_receiver import SlackReceiver
 from include.launch.evidence import EvidenceStore
 from include.launch.ledger import Ledger
 from tests.harness.faults import kill_task_process
-from tests.harness.phase import build_variant, phase1_conf
+from tests.harness.phase import build_variant, only_the_load_gates, phase1_conf
 from tests.launch.phase1.conftest import ROLLBACK_PLAN, write_backup_status
 
 pytestmark = pytest.mark.serial  # a whole Airflow: run alone, after the parallel tests (see Makefile)
@@ -122,7 +122,8 @@ def test_unanswered_approval_times_out_and_changes_nothing(stack: dict[str, Any]
     def six_second_approval(plan: dict[str, Any]) -> None:
         next(p for p in plan["phases"] if p["id"] == "phase1_pool_scaling")["approval"]["timeout_minutes"] = 0.1
 
-    dag = build_variant("accubooks", "phase1_pool_scaling", six_second_approval, folder=scratch_dags(airflow.home))
+    dag = build_variant("accubooks", "phase1_pool_scaling", six_second_approval, only_the_load_gates,
+                        folder=scratch_dags(airflow.home))
     before = _pools(stack["target"])
     operator = airflow.rest("operator")
     run_id = operator.trigger(dag.dag_id, {**CONF, "pool_max": 90})

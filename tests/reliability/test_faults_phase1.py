@@ -22,7 +22,7 @@ from include.demo_target import supervisor
 from include.launch.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.faults import WhenLedgerShows
-from tests.harness.phase import build_variant, phase1_conf
+from tests.harness.phase import build_variant, only_the_load_gates, phase1_conf
 
 # Five full Phase 1 runs with real faults (about a minute each; `-m "not slow"` skips them locally).
 pytestmark = [pytest.mark.slow, pytest.mark.serial]  # real faults and latency gates: measured alone
@@ -90,7 +90,7 @@ def _target_db(env: dict[str, Any], allow: bool) -> None:
 
 def test_target_database_down_during_soak_rolls_back(env: dict[str, Any], approvals: ApprovalClient,
                                                       capfd: pytest.CaptureFixture[str]) -> None:
-    dag = build_variant("accubooks", "phase1_pool_scaling")
+    dag = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates)
 
     def back_after_down() -> None:
         """The first sample can breach on its own (soak_started and rollback_triggered land in the
@@ -123,7 +123,7 @@ def _kill_replica(env: dict[str, Any], index: int) -> None:
 
 def test_replica_crash_during_soak_fails_safe_and_rolls_back(env: dict[str, Any], approvals: ApprovalClient,
                                                              capfd: pytest.CaptureFixture[str]) -> None:
-    dag = build_variant("accubooks", "phase1_pool_scaling")
+    dag = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates)
     with WhenLedgerShows(env["ledger"], "soak_started", lambda: _kill_replica(env, 1)) as crash:
         dag_run, _ = run_dag(dag, client=approvals, conf=FAST, answers=APPROVE)
     assert crash.fired.is_set()
@@ -154,9 +154,10 @@ def test_failed_rollback_is_a_p0_with_report_and_page(env: dict[str, Any], appro
         target.set_faults(latency_ms=700)  # verification fails -> rollback
         _restart_command_that_fails(env, monkeypatch)  # ... and the rollback cannot restart anything
 
-    dag = build_variant("accubooks", "phase1_pool_scaling")
+    dag = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates)
     with WhenLedgerShows(env["ledger"], "change_applied", break_then_block_rollback) as fault:
-        dag_run, _ = run_dag(dag, client=approvals, conf=FAST, answers=APPROVE)
+        # every request takes 700 ms after the fault: a small load decides the gate as surely, far faster
+        dag_run, _ = run_dag(dag, client=approvals, conf={**FAST, "synthetic_requests": 60}, answers=APPROVE)
     assert fault.fired.is_set()
     assert states(dag_run)["rollback"] == "failed"
     assert dag_run.state == "failed"
@@ -189,7 +190,7 @@ def test_partial_change_is_rolled_back_on_every_replica(env: dict[str, Any], app
                                                         capfd: pytest.CaptureFixture[str]) -> None:
     marker = tmp_path / "fail-once"
     _second_replica_fails_once(env, marker, monkeypatch)
-    dag = build_variant("accubooks", "phase1_pool_scaling")
+    dag = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates)
     dag_run, _ = run_dag(dag, client=approvals, conf=FAST, answers=APPROVE)
     assert not marker.exists()  # the fault fired
     result = states(dag_run)
@@ -205,7 +206,7 @@ def test_partial_change_is_rolled_back_on_every_replica(env: dict[str, Any], app
 
 
 def test_approval_answered_twice_is_refused_409(env: dict[str, Any], approvals: ApprovalClient) -> None:
-    dag = build_variant("accubooks", "phase1_pool_scaling")
+    dag = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates)
     dag_run, results = run_dag(dag, client=approvals, conf={**FAST, "dry_run": True}, answers=APPROVE)
     assert [r.status_code for r in results] == [200]
     assert dag_run.state == "success"

@@ -176,8 +176,7 @@ def read_enrollment(dsn: str, flags: list[str]) -> dict[str, Any]:
 
 
 def _rollback_reason(run: PhaseRun) -> str:
-    rows = [row for row in run.ledger.rows(launch_id=run.spec.launch_id, phase_id=run.spec.phase.id,
-                                           event="rollback_started") if row.run_id == run.run_id]
+    rows = run.own_rows("rollback_started")
     return str(rows[-1].payload.get("reason")) if rows else "rollback requested"
 
 

@@ -78,8 +78,7 @@ class RolloutDecisionApplier:
         return {"previous_decision": self.read_back(run).get("decision"), "taken_at": datetime.now(UTC).isoformat()}
 
     def apply(self, run: PhaseRun, snapshot: dict[str, Any]) -> dict[str, Any]:
-        rows = run.ledger.rows(launch_id=run.spec.launch_id, phase_id=run.spec.phase.id)
-        mine = [row for row in rows if row.run_id == run.run_id]
+        mine = run.own_rows()
         given = [row for row in mine if row.event == DECISION_GIVEN]
         reviewed = [row for row in mine if row.event == BETA_REVIEWED]
         if not given or not reviewed:

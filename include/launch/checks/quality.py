@@ -28,10 +28,9 @@ def expected_row_counts(run: PhaseRun) -> dict[str, int] | None:
     given = run.params.get("expected_row_counts")
     if given:
         return {str(table): int(count) for table, count in dict(given).items()}
-    rows = run.ledger.rows(launch_id=run.spec.launch_id, phase_id=run.spec.phase.id, event=LEDGER_EVENT)
-    for row in reversed(rows):
+    for row in reversed(run.own_rows(LEDGER_EVENT)):
         payload: dict[str, Any] = row.payload
-        if (row.run_id == run.run_id and payload.get("suite") == "integrity"
+        if (payload.get("suite") == "integrity"
                 and not payload.get("compare_counts") and payload.get("row_counts")):
             return {str(t): int(c) for t, c in payload["row_counts"].items()}
     return None

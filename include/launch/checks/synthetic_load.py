@@ -27,10 +27,9 @@ def _tenant_ids(run: PhaseRun, count: int) -> list[int]:
 def baseline_p95(run: PhaseRun, kind: str) -> float | None:
     """The p95 a pre-check of ``kind`` measured in this run: like is compared with like (live traffic
     with live traffic for the soak, the same synthetic load for verification)."""
-    for row in reversed(run.ledger.rows(launch_id=run.spec.launch_id, phase_id=run.spec.phase.id,
-                                        event="check_result")):
+    for row in reversed(run.own_rows("check_result")):
         metrics = (row.payload.get("measured") or {}).get("metrics") or {}
-        if (row.run_id == run.run_id and row.task_id.startswith("pre_checks.") and row.payload.get("kind") == kind
+        if (row.task_id.startswith("pre_checks.") and row.payload.get("kind") == kind
                 and metrics.get("latency_p95_ms")):
             return float(metrics["latency_p95_ms"])
     return None
@@ -85,9 +84,9 @@ def synthetic_load(run: PhaseRun, params: SyntheticLoadParams) -> CheckResult:
 
 def _error_rate_text(run: PhaseRun, after: float) -> str:
     before = None
-    for row in run.ledger.rows(launch_id=run.spec.launch_id, phase_id=run.spec.phase.id, event="check_result"):
+    for row in run.own_rows("check_result"):
         metrics = (row.payload.get("measured") or {}).get("metrics") or {}
-        if row.run_id == run.run_id and metrics.get("error_rate_percent") is not None:
+        if metrics.get("error_rate_percent") is not None:
             before = float(metrics["error_rate_percent"])
     shown = "no data" if before is None else f"{before:.4f} %"
     return f"before the change (live traffic): {shown}\nafter the change (synthetic load): {after:.4f} %\n"

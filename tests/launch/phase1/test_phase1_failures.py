@@ -14,6 +14,8 @@ from tests.harness.faults import WhenLedgerShows
 from tests.harness.phase import build_variant, phase1_conf
 
 FAST = phase1_conf(monitor_minutes=0.15, sample_interval_seconds=2)
+# Every request takes 700 ms once the fault is set: a small load decides the gate as surely and far faster.
+SLOW_TARGET = {**FAST, "synthetic_requests": 60}
 APPROVE = [Answer("approve", user="exec_approver", params={"comment": "reviewed"})]
 
 
@@ -33,7 +35,7 @@ def test_verification_failure_rolls_back_every_replica(launch_env: dict[str, Any
     target = launch_env["target"]
     dag = build_variant("accubooks", "phase1_pool_scaling")
     with WhenLedgerShows(launch_env["ledger"], "change_applied", lambda: target.set_faults(latency_ms=700)) as fault:
-        dag_run, _ = run_dag(dag, client=approvals, conf=FAST, answers=APPROVE)
+        dag_run, _ = run_dag(dag, client=approvals, conf=SLOW_TARGET, answers=APPROVE)
     assert fault.fired.is_set()
     result = states(dag_run)
     assert result["verify.synthetic_load"] == "failed"

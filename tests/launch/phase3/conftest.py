@@ -33,13 +33,3 @@ def beta_env(target: RunningTarget, ledger_db: str, evidence_base: Path, slack: 
     phase_completed(ledger_db, "accubooks", "phase2_monitoring")
     write_backup_status(evidence_base)
     return {"target": target, "ledger": ledger_db, "evidence": evidence_base, "slack": slack}
-
-
-def cohort_entries(db_url: str, tenants: list[int]) -> list[str]:
-    """tenant_id:user_id of each tenant's first user."""
-    import psycopg
-
-    with psycopg.connect(db_url) as conn:
-        rows = conn.execute("SELECT tenant_id, min(id) FROM users WHERE tenant_id = ANY(%s) GROUP BY tenant_id "
-                            "ORDER BY tenant_id", (tenants,)).fetchall()
-    return [f"{tenant}:{user}" for tenant, user in rows]

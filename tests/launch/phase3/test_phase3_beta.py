@@ -9,12 +9,13 @@ from typing import Any
 import psycopg
 import pytest
 
+from include.demo_target.beta import cohort_entries
 from include.launch.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.phase import build_variant
 from tests.harness.scorecard import states
 from tests.harness.target import LiveTraffic
-from tests.launch.phase3.conftest import COHORT_TENANTS, cohort_entries
+from tests.launch.phase3.conftest import COHORT_TENANTS
 
 FAST = {"monitor_minutes": 0.05, "sample_interval_seconds": 2, "rollback_watch_minutes": 0}
 TENANT_TABLES_WITH_ROWS = ("users", "accounts", "journal_entries", "invoices", "forecasts")
