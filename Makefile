@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+RUFF := $(VENV)/bin/ruff check include dags plugins tests bench
+MYPY := $(VENV)/bin/mypy
 STAMP := $(VENV)/.installed
 # Debian packages the tests and the demo use (installed only when missing).
 APT_PACKAGES ?= prometheus prometheus-alertmanager wrk nginx redis-server chromium docker-compose
@@ -32,14 +34,14 @@ apt:
 	@if [ -n "$(strip $(APT_PACKAGES))" ]; then scripts/ensure-apt.sh $(APT_PACKAGES); fi
 
 lint: venv
-	$(VENV)/bin/ruff check include dags plugins tests bench
-	$(VENV)/bin/mypy
+	$(RUFF)
+	$(MYPY)
 
 # Two passes: everything that tolerates a shared machine on two pytest workers, then the tests
 # marked `serial` (a whole Airflow, or a p95 measured under load) one at a time, so no latency
 # gate and no scheduler heartbeat competes with another test for the two cores.
 test: venv apt
-	$(VENV)/bin/ruff check include dags plugins tests bench
+	$(RUFF)
 	scripts/audit.sh
 	@# Start (and configure) PostgreSQL once, before two pytest workers share it.
 	$(PY) -c "from include.devservices.postgres import start_server; start_server()"
@@ -47,7 +49,7 @@ test: venv apt
 	@# tolerates a shared machine, never beside the serial one. Every check always runs, so one
 	@# report shows every failure; the target fails if any did.
 	@mkdir -p .run; parallel=0; serial=0; types=0; \
-	$(VENV)/bin/mypy > .run/mypy.log 2>&1 & mypy_pid=$$!; \
+	$(MYPY) > .run/mypy.log 2>&1 & mypy_pid=$$!; \
 	$(PY) -m pytest tests -n 2 --dist loadfile --durations=15 -m "not serial" || parallel=$$?; \
 	wait $$mypy_pid || types=$$?; cat .run/mypy.log; \
 	$(PY) -m pytest tests --durations=10 -m "serial" || serial=$$?; \
