@@ -156,8 +156,8 @@ def test_failed_rollback_is_a_p0_with_report_and_page(env: dict[str, Any], appro
 
     dag = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates)
     with WhenLedgerShows(env["ledger"], "change_applied", break_then_block_rollback) as fault:
-        # every request takes 700 ms after the fault: a small load decides the gate as surely, far faster
-        dag_run, _ = run_dag(dag, client=approvals, conf={**FAST, "synthetic_requests": 60}, answers=APPROVE)
+        # every request takes 700 ms after the fault: twice the concurrency halves the wait
+        dag_run, _ = run_dag(dag, client=approvals, conf={**FAST, "concurrency": 12}, answers=APPROVE)
     assert fault.fired.is_set()
     assert states(dag_run)["rollback"] == "failed"
     assert dag_run.state == "failed"

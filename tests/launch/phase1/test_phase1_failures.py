@@ -14,8 +14,9 @@ from tests.harness.faults import WhenLedgerShows
 from tests.harness.phase import build_variant, phase1_conf
 
 FAST = phase1_conf(monitor_minutes=0.15, sample_interval_seconds=2)
-# Every request takes 700 ms once the fault is set: a small load decides the gate as surely and far faster.
-SLOW_TARGET = {**FAST, "synthetic_requests": 60}
+# Every request takes 700 ms once the fault is set: twice the concurrency halves the wait, and the
+# baseline keeps its 400 requests (60 let one stall of the machine fail the baseline itself).
+SLOW_TARGET = {**FAST, "concurrency": 12}
 APPROVE = [Answer("approve", user="exec_approver", params={"comment": "reviewed"})]
 
 
