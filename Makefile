@@ -12,7 +12,7 @@ APT_PACKAGES ?= prometheus prometheus-alertmanager wrk nginx redis-server chromi
 export PYTHONPATH := $(CURDIR)
 export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 
-.PHONY: demo up down test lint unit bench apt venv clean help
+.PHONY: demo up down test lint unit bench screenshots apt venv clean help
 
 help:
 	@echo "make demo   run the launch against the built-in demo target"
@@ -20,6 +20,7 @@ help:
 	@echo "make down   stop the stack that make up started"
 	@echo "make test   lint, type-check and run every test against real services"
 	@echo "make bench  benchmarks (numbers and ratios, no pass/fail)"
+	@echo "make screenshots  regenerate docs/launch_board.png (runs the browser test)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -58,6 +59,10 @@ test: venv apt
 
 bench: venv apt
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The browser test, asked to save the Launch board's screenshot where the README shows it.
+screenshots: venv apt
+	LAUNCH_SCREENSHOT_OUT=docs/launch_board.png $(PY) -m pytest tests/browser -q
 
 demo: venv apt
 	$(PY) -m include.demo

@@ -246,6 +246,18 @@ def render_board(board: "Board", ui_base: str) -> str:
                         f"{_e(i.phase_id)} &middot; since {_when(i.opened_at)}</span></li>"
                         for i in board.incidents.items)
         parts.append(f'<ul id="incidents">{items}</ul>')
+
+    parts.append("<h2>Freeze overrides</h2>")
+    if board.overrides.error:
+        parts.append(f'<p class="error">{_e(board.overrides.error)}</p>')
+    elif not board.overrides.items:
+        parts.append('<p class="muted" id="no-overrides">No change freeze has been overridden.</p>')
+    else:
+        items = "".join(f"<li>{_badge('OVERRIDE')} <b>{_e(o['window'])}</b> {_e(o['phase_id'])}: "
+                        f"{_e(o['justification'])} <span class='muted'>requested by {_e(o['requested_by'])}, "
+                        f"approved by {_e(', '.join(o['approved_by']))}, until {_e(o['expires_at'])}</span></li>"
+                        for o in board.overrides.items)
+        parts.append(f'<ul id="overrides">{items}</ul>')
     parts.append("</div><div>")
 
     parts.append("<h2>Beta scorecard</h2>")

@@ -119,6 +119,10 @@ def approval_body(spec: PhaseSpec, role: str = "") -> str:
     for check in spec.pre_checks:
         lines.append(f"- `{check.name}`: {{{{ (ti.xcom_pull(task_ids='{check.task_id}') or {{}}).get('summary', "
                      f"'n/a') }}}}")
+    from include.launch.freeze_override import override_task_ids
+
+    for task_id in override_task_ids(spec):
+        lines.append(f"- `{task_id}`: {{{{ (ti.xcom_pull(task_ids='{task_id}') or {{}}).get('summary', 'n/a') }}}}")
     lines += ["", "**Change** (before -> after):", ""]
     if phase.change is None:
         lines.append("- no system change: this phase records a decision")

@@ -164,6 +164,7 @@ class Board:
     phases: Section
     approvals: Section
     incidents: Section
+    overrides: Section
     evidence: Section
     scorecard: BetaScorecard | None
     scorecard_error: str
@@ -200,6 +201,15 @@ def open_incidents(rows: Iterable[Row]) -> list[Incident]:
                      row.recorded_at, row.phase_id)
             for row in rows
             if row.event == "incident_opened" and row.payload.get("incident_id") not in resolved]
+
+
+# --- freeze overrides ---------------------------------------------------------------------------
+
+def granted_overrides(rows: Iterable[Row]) -> list[dict[str, Any]]:
+    """Every change freeze lifted for a run: who asked and why, who approved, until when."""
+    from include.launch.freeze_override import granted_overrides as grants
+
+    return grants(list(rows))
 
 
 # --- approvals --------------------------------------------------------------------------------
@@ -421,10 +431,12 @@ def build_board(plan: Plan, *, ledger: Ledger | None = None, ui_base: str = "", 
     if ledger_error or ledger is None:
         phases = Section(error=f"ledger unavailable: {ledger_error}")
         incidents = Section(error=f"ledger unavailable: {ledger_error}")
+        overrides = Section(error=f"ledger unavailable: {ledger_error}")
         status = LedgerStatus("unavailable", 0, error=ledger_error)
     else:
         phases = _section(lambda: phase_table(plan, ledger))
         incidents = Section(items=open_incidents(rows))
+        overrides = Section(items=granted_overrides(rows)[::-1])  # newest first
         try:
             status = ledger_status(ledger, len(ledger.rows()))
         except psycopg.Error as exc:
@@ -441,8 +453,8 @@ def build_board(plan: Plan, *, ledger: Ledger | None = None, ui_base: str = "", 
     return Board(
         launch_id=plan.launch.id, name=plan.launch.name, version_from=plan.launch.version_from,
         version_to=plan.launch.version_to, evidence_base=tree.base_url, phases=phases, approvals=approvals,
-        incidents=incidents, evidence=evidence, scorecard=scorecard, scorecard_error=scorecard_error,
-        ledger=status,
+        incidents=incidents, overrides=overrides, evidence=evidence, scorecard=scorecard,
+        scorecard_error=scorecard_error, ledger=status,
     )
 
 

@@ -1,6 +1,6 @@
 """Render a PhaseSpec into an Airflow DAG of the one fixed shape:
 
-    phase_gate -> pre_checks -> approve -> snapshot_before -> apply_change -> verify
+    phase_gate -> pre_checks -> [freeze_override] -> approve -> snapshot_before -> apply_change -> verify
                -> sustained_monitor -> complete
     rollback (after any failure from apply_change on; then fails the run)
     release_lock (teardown of phase_gate: a failed run never leaves the launch locked)
@@ -19,6 +19,8 @@ from airflow.sdk import DAG, Asset, Param, TriggerRule, task, task_group
 
 from include.launch.approval import LaunchApprovalOperator
 from include.launch.callbacks import dag_failure_callback, task_failure_callback
+from include.launch.freeze import OVERRIDE_PARAM
+from include.launch.freeze_override import overridable_windows
 from include.launch.spec import BUILTIN_GATES, PRE_CHECKS, VERIFY, CheckTask, PhaseSpec
 
 DEFAULT_RETRIES = 1
@@ -35,6 +37,11 @@ def trigger_form(spec: PhaseSpec) -> dict[str, Param]:
         "dry_run": Param(False, type="boolean", title="Dry run",
                          description="Run every check and the approval; change nothing."),
     }
+    if overridable_windows(spec):
+        form[OVERRIDE_PARAM] = Param("", type="string", maxLength=2000, title="Freeze override justification",
+                                     description="Only inside a change freeze: why this change cannot wait for the "
+                                                 "window's end. Leave empty otherwise; a person the plan names must "
+                                                 "approve the override.")
     if spec.change_params is not None:
         for name, options in spec.change_params.trigger_form().items():
             form[name] = Param(**options)
@@ -98,7 +105,7 @@ def build_phase_dag(spec: PhaseSpec) -> DAG:
             for check in spec.pre_checks:
                 task(task_id=check.name)(_check(spec, check))()
 
-        approvals = _approvals(spec)
+        approvals = _freeze_overrides(spec) + _approvals(spec)
         release = task(task_id="release_lock", retries=3)(_step("release_lock", spec))()
 
         chain_start = gate >> pre_checks() >> approvals[0]
@@ -162,6 +169,14 @@ def _check(spec: PhaseSpec, check: CheckTask) -> Any:
 
     run.__name__ = check.name
     return run
+
+
+def _freeze_overrides(spec: PhaseSpec) -> list[Any]:
+    """``freeze_override`` (and ``freeze_override_second``) before the approval, when a window allows one."""
+    from include.launch.freeze_override import SECOND_TASK, FreezeOverrideOperator, override_task_ids
+
+    return [FreezeOverrideOperator(task_id=task_id, spec=spec, second=task_id == SECOND_TASK, retries=0)
+            for task_id in override_task_ids(spec)]
 
 
 def _approvals(spec: PhaseSpec) -> list[Any]:

@@ -26,6 +26,7 @@ OUTCOME_ICONS = {
     "failed": ":x:",
     "rolled_back": ":rewind:",
     "incident": ":rotating_light:",
+    "freeze_override": ":unlock:",
 }
 
 

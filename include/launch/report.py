@@ -45,6 +45,11 @@ def phase_report_markdown(run: PhaseRun, measured: dict[str, float], moment: dat
         shown = "-" if value is None else f"{value:g}"
         label = criterion.description or criterion.metric.value
         lines.append(f"| {label} | {criterion.op.value} {criterion.threshold:g} | {shown} | {verdict} |")
+    from include.launch.freeze_override import grant_lines, granted_overrides
+
+    grants = grant_lines(granted_overrides(run.own_rows("freeze_override_granted")))
+    lines += ["", "## Change freeze", ""] + ([f"- {line}" for line in grants] or
+                                             ["- no freeze override: the change ran outside every freeze window"])
     lines += ["", f"Evidence: `{phase.id}/` under the evidence base; ledger verifies with "
                   "`python -m include.launch.ledger verify`.", ""]
     return "\n".join(lines)

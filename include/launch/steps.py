@@ -18,14 +18,13 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
 )
 
-from include.launch import locks
+from include.launch import freeze, locks
 from include.launch.changes import CHANGES
 from include.launch.changes.base import ChangeApplier
 from include.launch.checks import CHECKS
 from include.launch.checks.base import CheckResult
 from include.launch.criteria import Criterion
 from include.launch.errors import ConfigurationError
-from include.launch.freeze import active_freeze
 from include.launch.registry import Params
 from include.launch.runtime import PhaseRun
 from include.launch.spec import VERIFY, CheckTask, PhaseSpec
@@ -135,14 +134,27 @@ def phase_order(spec: PhaseSpec, context: Any) -> CheckResult:
 
 
 def freeze_window(spec: PhaseSpec, context: Any) -> CheckResult:
-    now = datetime.now(UTC)
-    window = active_freeze(spec.plan.freeze_windows, now)
-    if window is None:
-        return CheckResult(Outcome.SUCCESSFUL, f"no change freeze at {now:%Y-%m-%d %H:%M} UTC")
-    if spec.phase.freeze_exempt:
-        return CheckResult(Outcome.SUCCESSFUL, f"inside freeze {window.name!r}, but the phase is exempt")
-    return CheckResult(Outcome.FAILED, f"inside change freeze {window.name!r} at {now:%Y-%m-%d %H:%M} UTC; "
-                                       "the phase is not exempt")
+    """Outside every freeze, exempt, or an override requested that a person must still grant."""
+    run = PhaseRun.from_context(spec, context)
+    verdict = freeze.pre_check(spec.plan.freeze_windows, spec.phase, datetime.now(UTC),
+                               str(run.params.get(freeze.OVERRIDE_PARAM) or ""))
+    data = {"window": verdict.freeze.window.name, "ends_at": verdict.freeze.ends_at.isoformat(),
+            "override_requested": verdict.needs_override} if verdict.freeze else {}
+    return CheckResult(Outcome.SUCCESSFUL if verdict.allowed else Outcome.FAILED, verdict.reason, data)
+
+
+def freeze_guard(run: PhaseRun, moment: datetime) -> None:
+    """Right before the change: refuse inside a freeze unless this run holds an unexpired override."""
+    from include.launch.freeze_override import granted_overrides
+
+    verdict = freeze.change_guard(run.spec.plan.freeze_windows, run.spec.phase, moment,
+                                  granted_overrides(run.own_rows(freeze.OVERRIDE_GRANTED)))
+    if not verdict.allowed:
+        run.record("freeze_refused", Outcome.FAILED.value, {"reason": verdict.reason, "task": run.task_id})
+        run.notify("failed", verdict.reason, severity="P2")
+        raise AirflowFailException(verdict.reason)
+    if verdict.freeze is not None:
+        run.record("freeze_rechecked", Outcome.SUCCESSFUL.value, {"reason": verdict.reason})
 
 
 BUILTIN_CHECKS = {"phase_order": phase_order, "freeze_window": freeze_window}
@@ -211,6 +223,7 @@ def apply_change(spec: PhaseSpec, context: Any) -> dict[str, Any]:
     if not snapshot:
         raise AirflowFailException("no snapshot from snapshot_before; refusing to change what cannot be restored")
     refuse_second_change(run, ("change_applied", "rollback_started"))
+    freeze_guard(run, datetime.now(UTC))  # the approval may have come hours after the pre-check
     context["ti"].xcom_push(key=CHANGE_STARTED_KEY, value=True)
     after = applier_for(spec, run.params).apply(run, snapshot)
     run.record("change_applied", Outcome.SUCCESSFUL.value, {"before": snapshot, "after": after})

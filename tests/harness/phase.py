@@ -10,6 +10,7 @@ import copy
 import itertools
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,30 @@ def shortened(plan: dict[str, Any]) -> None:
                 trigger["sustained_minutes"] = 0.1
         if phase.get("change", {}) and phase["change"]["kind"] in ("env_file_rolling_restart", "http_hot_reload"):
             phase["change"]["params"]["health_timeout_seconds"] = 30
+
+
+def freeze_covering_now(second_approval: bool = True, hours: float = 3.0, max_hours: float = 8.0,
+                        approvers: tuple[str, ...] = ("exec_approver", "eng_lead")) -> Edit:
+    """A freeze window that holds from an hour ago to ``hours`` from now, by the test's own clock: a
+    test inside a freeze gets one on any day, through the plan, as a team would declare one."""
+    now = datetime.now(UTC)
+
+    def edit(plan: dict[str, Any]) -> None:
+        plan["freeze_windows"] = [{
+            "name": "test_freeze", "start": (now - timedelta(hours=1)).isoformat(),
+            "end": (now + timedelta(hours=hours)).isoformat(),
+            "override": {"approvers": [{"id": user, "name": user.replace("_", " ").title()} for user in approvers],
+                         "justification_min_chars": 20, "second_approval": second_approval,
+                         "max_hours": max_hours, "timeout_minutes": 30}}]
+
+    return edit
+
+
+def checks_removed(plan: dict[str, Any]) -> None:
+    """Every phase without plug-in pre-checks and verification: the built-in gates and the approvals
+    only (for tests of those, with ``dry_run`` so nothing needs a target)."""
+    for phase in plan["phases"]:
+        phase["pre_checks"], phase["verify"] = [], []
 
 
 def only_the_load_gates(plan: dict[str, Any]) -> None:

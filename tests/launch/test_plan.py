@@ -67,6 +67,23 @@ INVALID: list[tuple[str, Mutation, str]] = [
      "no approver holds role(s) ['CFO']"),
     ("bad_phase_id", _set("phases.0.id", "Phase One!"), "phases[0].id"),
     ("missing_connections", lambda plan: plan.pop("connections"), "connections: Field required"),
+    ("freeze_unknown_timezone", _set("freeze_windows.0.timezone", "Mars/Olympus"),
+     "freeze_windows[0].timezone: unknown timezone 'Mars/Olympus'"),
+    ("freeze_naive_start", lambda plan: plan["freeze_windows"].append(
+        {"name": "xmas", "start": "2026-12-24T00:00:00", "end": "2026-12-27T00:00:00Z"}),
+     "freeze_windows[1].start: needs a timezone"),
+    ("freeze_duplicate_name", lambda plan: plan["freeze_windows"].append(
+        {"name": "month_end_close", "start": "2026-12-24T00:00:00Z", "end": "2026-12-27T00:00:00Z"}),
+     "freeze_windows[1].name: duplicate freeze window name 'month_end_close'"),
+    ("freeze_second_approval_one_person", _set("freeze_windows.0.override.approvers",
+                                               [{"id": "eng_lead", "name": "Engineering Lead"}]),
+     "freeze_windows[0].override: second_approval needs at least two approvers"),
+    ("freeze_override_nobody", _set("freeze_windows.0.override.approvers", []),
+     "freeze_windows[0].override.approvers"),
+    ("freeze_override_zero_hours", _set("freeze_windows.0.override.max_hours", 0),
+     "freeze_windows[0].override.max_hours"),
+    ("freeze_override_unknown_key", _set("freeze_windows.0.override.two_people", True),
+     "freeze_windows[0].override.two_people: unknown key"),
 ]
 
 

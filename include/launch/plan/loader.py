@@ -110,6 +110,10 @@ def semantic_problems(plan: Plan) -> list[str]:
         seen_ids[phase.id] = index
         seen_dags.add(phase.dag_id)
         problems.extend(_phase_problems(where, phase))
+    names = [window.name for window in plan.freeze_windows]
+    for index, name in enumerate(names):
+        if name in names[:index]:  # an override row names its window: two windows must not share a name
+            problems.append(f"freeze_windows[{index}].name: duplicate freeze window name {name!r}")
     for index, card in enumerate(plan.scorecards):
         if card.phase not in seen_ids:
             problems.append(f"scorecards[{index}].phase: {card.phase!r} is not a phase of this plan")

@@ -190,9 +190,37 @@ class Phase(Model):
     evidence_files: list[str] = Field(default_factory=list)
 
 
+class FreezeOverride(Model):
+    """Who may lift a freeze window for one run, and how.
+
+    approvers: who may grant it (never the user who triggered the run). justification_min_chars:
+    the written justification the requester gives in the trigger form (default 20; 0: optional).
+    second_approval: a second, different approver must grant it too (default false). max_hours:
+    the override expires this long after it is granted, or when the window ends, whichever is
+    first (default 8). timeout_minutes: an unanswered override request changes nothing (default 240).
+    """
+
+    approvers: list[Approver] = Field(min_length=1)
+    justification_min_chars: int = Field(default=20, ge=0, le=2000)
+    second_approval: bool = False
+    max_hours: float = Field(default=8.0, gt=0, le=24 * 31)
+    timeout_minutes: float = Field(default=240.0, gt=0)
+
+    @model_validator(mode="after")
+    def _enough_people(self) -> FreezeOverride:
+        ids = [approver.id for approver in self.approvers]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"approvers: duplicate ids {duplicates}")
+        if self.second_approval and len(ids) < 2:
+            raise ValueError("second_approval needs at least two approvers: the second must be a different person")
+        return self
+
+
 class FreezeWindow(Model):
     """A period with no changes. Either recurring month-end close (last_days_of_month and/or
-    first_days_of_month, in timezone) or an explicit start/end."""
+    first_days_of_month, in timezone) or an explicit start/end. override: who may lift it for one
+    run (default: nobody; the phase waits for the window's end)."""
 
     name: str = Field(min_length=1)
     last_days_of_month: int = Field(default=0, ge=0, le=15)
@@ -200,6 +228,25 @@ class FreezeWindow(Model):
     start: datetime | None = None
     end: datetime | None = None
     timezone: str = "UTC"
+    override: FreezeOverride | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (an IANA name such as 'UTC' or 'Europe/Berlin')") from None
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a timezone (e.g. 2026-12-24T00:00:00Z): a bare time is ambiguous")
+        return value
 
     @model_validator(mode="after")
     def _one_shape(self) -> FreezeWindow:
