@@ -15,24 +15,26 @@ from typing import Any
 
 import pytest
 
+from include.devservices.airflow_local import scratch_dags
 from include.devservices.celery_stack import CHECK_QUEUE, DEFAULT_QUEUE, DEFAULT_WORKERS, CeleryStack, celery_stack
 from include.devservices.demo_target_local import LiveTraffic, running_target
 from include.devservices.postgres import PostgresServer, airflow_connection_json
 from include.devservices.slack_receiver import SlackReceiver
 from include.launch.evidence import EvidenceStore
 from include.launch.ledger import Ledger
-from tests.harness.phase import phase1_conf
+from tests.harness.phase import build_variant, phase1_conf
 from tests.launch.phase1.conftest import ROLLBACK_PLAN, write_backup_status
 
 pytestmark = pytest.mark.serial  # a whole Airflow: run alone, after the parallel tests (see Makefile)
 
-DAG_ID = "accubooks_phase1_pool_scaling"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "celery"
 CONF = phase1_conf(monitor_minutes=0.2, sample_interval_seconds=3)
 
 
 @pytest.fixture(scope="module")
-def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory,
+          airflow_db: Path) -> Iterator[dict[str, Any]]:
+    """``airflow_db``: the test process parses plan variants, which reads its own metadata DB."""
     work = tmp_path_factory.mktemp("celery")
     ledger_url = pg_server.create_database("celery_ledger")
     target_url = pg_server.create_database("celery_target")
@@ -51,7 +53,11 @@ def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -
                    "LAUNCH_EVIDENCE_BASE": str(evidence)}
             try:
                 with celery_stack(work, metadata_url, env) as airflow:
-                    yield {"airflow": airflow, "target": target, "ledger": ledger_url, "slack": slack}
+                    # The shipped Phase 1, no freeze today: a plan variant, not the calendar.
+                    phase1 = build_variant("accubooks", "phase1_pool_scaling", shorten=False,
+                                           folder=scratch_dags(airflow.home))
+                    yield {"airflow": airflow, "target": target, "ledger": ledger_url, "slack": slack,
+                           "dag_id": phase1.dag_id}
             finally:
                 # Process and task logs are the first thing to read when a Celery run fails.
                 shutil.copytree(work / "airflow", ARTIFACTS / "airflow", dirs_exist_ok=True,
@@ -71,13 +77,14 @@ def test_workers_consume_their_own_queues(stack: dict[str, Any]) -> None:
 
 def test_phase1_on_celery_lands_on_both_workers(stack: dict[str, Any]) -> None:
     airflow: CeleryStack = stack["airflow"]
+    dag_id = stack["dag_id"]
     operator, approver = airflow.rest("operator"), airflow.rest("exec_approver")
-    run_id = operator.trigger(DAG_ID, CONF)
-    approver.wait_for_approval(DAG_ID, run_id, "approve")
-    assert approver.answer(DAG_ID, run_id, "approve", params={"comment": "checked on celery"}).status_code == 200
-    assert operator.wait_for_end(DAG_ID, run_id) == "success", operator.task_states(DAG_ID, run_id)
+    run_id = operator.trigger(dag_id, CONF)
+    approver.wait_for_approval(dag_id, run_id, "approve")
+    assert approver.answer(dag_id, run_id, "approve", params={"comment": "checked on celery"}).status_code == 200
+    assert operator.wait_for_end(dag_id, run_id) == "success", operator.task_states(dag_id, run_id)
 
-    response = operator._call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+    response = operator._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
     instances = response.json()["task_instances"]
     ran = [ti for ti in instances if ti["state"] == "success" and ti["hostname"]]
     hosts = {ti["task_id"]: ti["hostname"] for ti in ran}

@@ -1,7 +1,8 @@
 """Phase 1 on a real Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor),
 driven only through the REST API: the operator triggers, an approver answers, the run ends; and the
 faults only a real stack can show: a scheduler restart, an approval timeout enforced by the
-triggerer, a cleared run, and a worker killed mid-change (the rollback case)."""
+triggerer, a cleared run, and a worker killed mid-change (the rollback case); and a run inside a
+change freeze, refused, then lifted by an override two other people approve."""
 
 from __future__ import annotations
 
@@ -20,19 +21,21 @@ from include.devservices.postgres import PostgresServer, airflow_connection_json
 from include.devservices.slack_receiver import SlackReceiver
 from include.launch.evidence import EvidenceStore
 from include.launch.ledger import Ledger
+from include.launch.runtime import run_folder
 from tests.harness.faults import kill_task_process
-from tests.harness.phase import build_variant, only_the_load_gates, phase1_conf
+from tests.harness.phase import build_variant, freeze_covering_now, only_the_load_gates, phase1_conf
 from tests.launch.phase1.conftest import ROLLBACK_PLAN, write_backup_status
 
 pytestmark = pytest.mark.serial  # a whole Airflow: run alone, after the parallel tests (see Makefile)
 
-DAG_ID = "accubooks_phase1_pool_scaling"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 CONF = phase1_conf(monitor_minutes=0.2, sample_interval_seconds=3)
 
 
 @pytest.fixture(scope="module")
-def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory,
+          airflow_db: Path) -> Iterator[dict[str, Any]]:
+    """``airflow_db``: the test process parses plan variants, which reads its own metadata DB."""
     work = tmp_path_factory.mktemp("e2e")
     ledger_url = pg_server.create_database("e2e_ledger")
     target_url = pg_server.create_database("e2e_target")
@@ -50,7 +53,10 @@ def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -
                "LAUNCH_EVIDENCE_BASE": str(evidence)}
         airflow = AirflowStack(work / "airflow", metadata_url, extra_env=env).start()
         try:
-            yield {"airflow": airflow, "target": target, "ledger": ledger_url, "slack": slack, "evidence": evidence}
+            # The shipped Phase 1 with its own thresholds, and no freeze today: a plan variant, not the calendar.
+            phase1 = build_variant("accubooks", "phase1_pool_scaling", shorten=False, folder=scratch_dags(airflow.home))
+            yield {"airflow": airflow, "target": target, "ledger": ledger_url, "slack": slack, "evidence": evidence,
+                   "dag_id": phase1.dag_id}
         finally:
             airflow.stop()
             slack.stop()
@@ -81,14 +87,15 @@ def test_phase1_through_the_rest_api(stack: dict[str, Any]) -> None:
     """Trigger, four-eyes, approve; the scheduler is restarted mid-soak and the soak still covers
     its whole window; then the finished run is cleared by hand and its re-run refused."""
     airflow: AirflowStack = stack["airflow"]
+    dag_id = stack["dag_id"]
     operator, approver = airflow.rest("operator"), airflow.rest("exec_approver")
-    run_id = operator.trigger(DAG_ID, CONF)
-    approver.wait_for_approval(DAG_ID, run_id, "approve")
-    assert operator.answer(DAG_ID, run_id, "approve").status_code == 403  # four-eyes: the operator may not
-    assert approver.answer(DAG_ID, run_id, "approve", params={"comment": "checked"}).status_code == 200
-    _wait_for_task_state(operator, DAG_ID, run_id, "sustained_monitor", "up_for_reschedule")
+    run_id = operator.trigger(dag_id, CONF)
+    approver.wait_for_approval(dag_id, run_id, "approve")
+    assert operator.answer(dag_id, run_id, "approve").status_code == 403  # four-eyes: the operator may not
+    assert approver.answer(dag_id, run_id, "approve", params={"comment": "checked"}).status_code == 200
+    _wait_for_task_state(operator, dag_id, run_id, "sustained_monitor", "up_for_reschedule")
     airflow.restart("scheduler")  # F11: between two soak samples, as a deploy of the scheduler would
-    assert operator.wait_for_end(DAG_ID, run_id) == "success", operator.task_states(DAG_ID, run_id)
+    assert operator.wait_for_end(dag_id, run_id) == "success", operator.task_states(dag_id, run_id)
     assert _pools(stack["target"]) == [(120, 20), (120, 20)]
     ledger = Ledger(stack["ledger"])
     given = ledger.rows(event="approval_given")
@@ -103,9 +110,9 @@ def test_phase1_through_the_rest_api(stack: dict[str, Any]) -> None:
 
     # F14: the finished run cleared and re-run by hand: refused at the gate, nothing applied twice.
     changes_before = [r.seq for r in _run_rows(stack["ledger"], run_id) if r.event == "change_applied"]
-    operator.clear(DAG_ID, run_id)
-    assert operator.wait_for_end(DAG_ID, run_id) == "failed"
-    states = operator.task_states(DAG_ID, run_id)
+    operator.clear(dag_id, run_id)
+    assert operator.wait_for_end(dag_id, run_id) == "failed"
+    states = operator.task_states(dag_id, run_id)
     assert states["phase_gate"] == "failed" and states["apply_change"] == "upstream_failed"
     assert states["rollback"] in ("skipped", "upstream_failed")  # never a revert of the finished change
     rows = _run_rows(stack["ledger"], run_id)
@@ -141,18 +148,63 @@ def test_worker_killed_mid_change_is_rolled_back_on_every_replica(stack: dict[st
     """F10: SIGKILL to the task process once the first replica runs the new settings (a partial
     change); apply_change is never retried (retries=0), the rollback restores every replica."""
     airflow: AirflowStack = stack["airflow"]
+    dag_id = stack["dag_id"]
     operator, approver = airflow.rest("operator"), airflow.rest("eng_lead")
     before = _pools(stack["target"])
-    run_id = operator.trigger(DAG_ID, {**CONF, "pool_max": 140})
-    approver.wait_for_approval(DAG_ID, run_id, "approve")
-    assert approver.answer(DAG_ID, run_id, "approve").status_code == 200
-    ti_id = operator.task_instance(DAG_ID, run_id, "apply_change", wait_for="running")["id"]
+    run_id = operator.trigger(dag_id, {**CONF, "pool_max": 140})
+    approver.wait_for_approval(dag_id, run_id, "approve")
+    assert approver.answer(dag_id, run_id, "approve").status_code == 200
+    ti_id = operator.task_instance(dag_id, run_id, "apply_change", wait_for="running")["id"]
     stack["target"].wait_for_pool(0, (140, 20))
     assert kill_task_process(ti_id) == 1
-    assert operator.wait_for_end(DAG_ID, run_id) == "failed"
-    states = operator.task_states(DAG_ID, run_id)
+    assert operator.wait_for_end(dag_id, run_id) == "failed"
+    states = operator.task_states(dag_id, run_id)
     assert states["apply_change"] == "failed" and states["rollback"] == "failed"  # rollback fails the run on purpose
     assert _pools(stack["target"]) == before
     events = [r.event for r in _run_rows(stack["ledger"], run_id)]
     assert "change_applied" not in events and events.count("rollback_completed") == 1
+    assert Ledger(stack["ledger"]).verify() == []
+
+
+JUSTIFICATION = "Month-end invoices time out: the pool must grow before the close."
+
+
+def test_inside_a_freeze_refused_then_completed_with_an_override(stack: dict[str, Any]) -> None:
+    """The freeze window holds now by the plan variant (never by the calendar or a switch): without
+    a justification the run is refused with the window, its end and how to ask; with one, the
+    operator may not approve it, two other people do, and the run completes with the override in
+    the ledger, in Slack and in the phase report."""
+    airflow: AirflowStack = stack["airflow"]
+    dag = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates, freeze_covering_now(),
+                        folder=scratch_dags(airflow.home))
+    operator = airflow.rest("operator")
+    refused = operator.trigger(dag.dag_id, {**CONF, "pool_max": 110})
+    assert operator.wait_for_end(dag.dag_id, refused) == "failed"
+    assert operator.task_states(dag.dag_id, refused)["pre_checks.freeze_window"] == "failed"
+    summary = next(r for r in _run_rows(stack["ledger"], refused)
+                   if r.event == "check_result" and r.payload["check"] == "freeze_window").payload["summary"]
+    assert "inside change freeze test_freeze" in summary and "freeze_override_justification" in summary
+
+    eng_lead, executive = airflow.rest("eng_lead"), airflow.rest("exec_approver")
+    run_id = operator.trigger(dag.dag_id, {**CONF, "pool_max": 110, "freeze_override_justification": JUSTIFICATION})
+    eng_lead.wait_for_approval(dag.dag_id, run_id, "freeze_override")
+    assert operator.answer(dag.dag_id, run_id, "freeze_override").status_code == 403  # the requester may not
+    assert eng_lead.answer(dag.dag_id, run_id, "freeze_override", params={"comment": "low risk"}).status_code == 200
+    executive.wait_for_approval(dag.dag_id, run_id, "freeze_override_second")
+    assert eng_lead.answer(dag.dag_id, run_id, "freeze_override_second").status_code == 403  # a second person
+    assert executive.answer(dag.dag_id, run_id, "freeze_override_second",
+                            params={"comment": "agreed"}).status_code == 200
+    executive.wait_for_approval(dag.dag_id, run_id, "approve")
+    assert executive.answer(dag.dag_id, run_id, "approve", params={"comment": "checked"}).status_code == 200
+    assert operator.wait_for_end(dag.dag_id, run_id) == "success", operator.task_states(dag.dag_id, run_id)
+    assert _pools(stack["target"]) == [(110, 20), (110, 20)]
+
+    rows = _run_rows(stack["ledger"], run_id)
+    (grant,) = [r for r in rows if r.event == "freeze_override_granted"]
+    assert grant.payload["approved_by"] == ["eng_lead", "exec_approver"] and grant.payload["requested_by"] == "operator"
+    assert any(r.event == "freeze_rechecked" for r in rows)  # checked again right before the change
+    assert any("overridden for this run" in text for text in stack["slack"].texts())
+    (report,) = (stack["evidence"] / "phase1_pool_scaling" / run_folder(run_id)).glob("pool_scaling_verification_*.md")
+    text = report.read_text()
+    assert "Freeze override: window 'test_freeze'" in text and JUSTIFICATION in text
     assert Ledger(stack["ledger"]).verify() == []

@@ -24,9 +24,15 @@ _counter = itertools.count(1)
 Edit = Callable[[dict[str, Any]], None]
 
 
-def shortened(plan: dict[str, Any]) -> None:
-    """Seconds instead of minutes; no month-end freeze (tested apart), so runs do not depend on the date."""
+def freeze_in_the_past(plan: dict[str, Any]) -> None:
+    """No month-end freeze (tests/launch/test_freeze.py tests it with an injected clock), so a run
+    does not depend on the date; tests inside a freeze add ``freeze_covering_now``."""
     plan["freeze_windows"] = [{"name": "past_freeze", "start": "2020-01-30T00:00:00Z", "end": "2020-02-03T00:00:00Z"}]
+
+
+def shortened(plan: dict[str, Any]) -> None:
+    """Seconds instead of minutes, and no freeze today (``freeze_in_the_past``)."""
+    freeze_in_the_past(plan)
     for phase in plan["phases"]:
         for check in phase.get("pre_checks", []) + phase.get("verify", []):
             if check["kind"] == "metric_gate":
@@ -86,12 +92,14 @@ def phase1_conf(monitor_minutes: float, sample_interval_seconds: float) -> dict[
             "rollback_watch_minutes": 0}
 
 
-def write_variant(plan_name: str, loader: str, item_id: str, *edits: Edit, folder: Path | None = None) -> Any:
-    """Write a shortened plan variant (every dag id made unique) and a DAG file that calls
-    ``include.launch.dags.<loader>(plan, item_id)``; return the parsed DAG. ``folder``: another
-    scratch bundle (a real stack's) instead of this session's."""
+def write_variant(plan_name: str, loader: str, item_id: str, *edits: Edit, folder: Path | None = None,
+                  shorten: bool = True) -> Any:
+    """Write a plan variant (every dag id made unique) and a DAG file that calls
+    ``include.launch.dags.<loader>(plan, item_id)``; return the parsed DAG. ``shorten``: the
+    ``shortened`` windows, else the shipped plan's thresholds and durations with only
+    ``freeze_in_the_past``. ``folder``: another scratch bundle (a real stack's) instead of this session's."""
     document = copy.deepcopy(yaml.safe_load((PLANS_DIR / f"{plan_name}.yaml").read_text()))
-    shortened(document)
+    (shortened if shorten else freeze_in_the_past)(document)
     for edit in edits:
         edit(document)
     suffix = f"{os.getpid()}_{next(_counter)}"
@@ -111,6 +119,7 @@ def write_variant(plan_name: str, loader: str, item_id: str, *edits: Edit, folde
     return bag.get_dag(dag_id)
 
 
-def build_variant(plan_name: str, phase_id: str, *edits: Edit, folder: Path | None = None) -> Any:
+def build_variant(plan_name: str, phase_id: str, *edits: Edit, folder: Path | None = None,
+                  shorten: bool = True) -> Any:
     """A phase DAG from a plan variant (a unique dag_id per call)."""
-    return write_variant(plan_name, "phase_dag", phase_id, *edits, folder=folder)
+    return write_variant(plan_name, "phase_dag", phase_id, *edits, folder=folder, shorten=shorten)

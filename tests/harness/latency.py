@@ -1,0 +1,79 @@
+"""Plan variants in which the machine's speed cannot decide a test about something else.
+
+A gate on a latency (a p95, a pool wait, a regression of the p95) measures how fast the machine
+answers; on a shared two-core machine that is noise for a test whose subject is an approval, a
+refusal, a rollback on errors or a soak. ``latency_cannot_decide`` keeps every such gate in the
+variant (measured, evaluated, in the evidence) but out of reach:
+
+- a bound in milliseconds becomes one hour. No latency measured inside a test can reach it: pytest
+  stops any test after ten minutes (``timeout`` in pyproject.toml), and a request cannot last
+  longer than the test that sent it;
+- a synthetic load's regression floor becomes the same hour, so its regression is always 0 %;
+- a rollback trigger on the regression (its threshold may not exceed 1000 %, while a 10 s p95 over
+  a 5 ms baseline is a 200 000 % regression) must hold for a day before it fires, which it cannot
+  inside a ten-minute test.
+
+Tests whose subject *is* a latency keep that one check as shipped (``keep``) and produce the
+latency themselves with an injected fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+UNREACHABLE_MS = 3_600_000.0  # one hour: longer than pytest lets any test run
+UNREACHABLE_MINUTES = 24 * 60.0  # a day: no breach inside a test lasts that long
+REGRESSION = "latency_regression_percent"
+
+
+def _is_latency(metric: str) -> bool:
+    return metric.endswith("_ms") or metric == REGRESSION
+
+
+def _bound(criterion: dict[str, Any], where: str, floor_raised: bool = False) -> None:
+    """A latency success criterion (``<``/``<=``) no measured latency can miss."""
+    if not _is_latency(criterion["metric"]):
+        return
+    if criterion["op"] not in ("<", "<="):
+        raise AssertionError(f"{where}: a latency criterion that is not an upper bound: {criterion}")
+    if criterion["metric"] != REGRESSION:
+        criterion["threshold"] = UNREACHABLE_MS
+        criterion.pop("description", None)  # "p95 < 500 ms" no longer describes it
+    elif not floor_raised:  # only a synthetic load's regression has a floor a plan can raise
+        raise AssertionError(f"{where}: no way to keep this regression criterion from deciding: {criterion}")
+
+
+def _trigger(trigger: dict[str, Any], where: str) -> None:
+    """A latency rollback trigger (``>``/``>=``) that cannot fire."""
+    if not _is_latency(trigger["metric"]):
+        return
+    if trigger["op"] not in (">", ">="):
+        raise AssertionError(f"{where}: a latency rollback trigger that is not an upper bound: {trigger}")
+    if trigger["metric"] == REGRESSION:
+        trigger["sustained_minutes"] = UNREACHABLE_MINUTES
+    else:
+        trigger["threshold"] = UNREACHABLE_MS
+        trigger.pop("description", None)
+
+
+def latency_cannot_decide(plan: dict[str, Any], keep: Collection[str] = ()) -> None:
+    """Edit ``plan`` (a plan document) so that no latency gate of any phase can decide a run.
+
+    ``keep``: checks left as shipped, named ``group.name`` as their tasks are (``verify.synthetic_load``,
+    ``pre_checks.load_baseline``), for the test whose subject is that gate."""
+    for phase in plan["phases"]:
+        for group in ("pre_checks", "verify"):
+            for check in phase.get(group, []):
+                name = f"{group}.{check.get('name', check['kind'])}"
+                if name in keep:
+                    continue
+                synthetic = check["kind"] == "synthetic_load"
+                if synthetic:
+                    check.setdefault("params", {})["regression_floor_ms"] = UNREACHABLE_MS
+                for criterion in (check.get("params") or {}).get("criteria", []):
+                    _bound(criterion, f"{phase['id']}.{name}", floor_raised=synthetic)
+        for criterion in phase.get("success_criteria", []):
+            _bound(criterion, f"{phase['id']}.success_criteria")
+        for trigger in phase.get("rollback_triggers", []):
+            _trigger(trigger, f"{phase['id']}.rollback_triggers")
