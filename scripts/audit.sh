@@ -12,7 +12,7 @@
 # Any other pip-audit failure (bad requirements file, ...) fails the build with pip-audit's error line.
 #
 #   scripts/audit.sh [requirements.txt]
-#   AUDIT_TIMEOUT=15 (pip-audit --timeout, seconds per request)   AUDIT_DEADLINE=600 (seconds in all)
+#   AUDIT_TIMEOUT=15 (pip-audit --timeout, seconds per request)   AUDIT_DEADLINE=120 (seconds in all)
 #   AUDIT_IGNORE=scripts/audit-ignore.txt   PIP_AUDIT=.venv/bin/pip-audit   PY=.venv/bin/python
 set -uo pipefail
 if [[ -n "${1:-}" ]]; then REQUIREMENTS="$(realpath -- "$1")"; else REQUIREMENTS=requirements.txt; fi
@@ -21,7 +21,7 @@ PY="${PY:-.venv/bin/python}"
 PIP_AUDIT="${PIP_AUDIT:-.venv/bin/pip-audit}"
 IGNORE_FILE="${AUDIT_IGNORE:-scripts/audit-ignore.txt}"
 TIMEOUT="${AUDIT_TIMEOUT:-15}"
-DEADLINE="${AUDIT_DEADLINE:-600}"
+DEADLINE="${AUDIT_DEADLINE:-120}"
 
 if [[ ! -x "$PIP_AUDIT" ]]; then
   echo "audit: $PIP_AUDIT not installed (requirements-dev.txt pins pip-audit); run make venv"

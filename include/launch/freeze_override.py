@@ -194,7 +194,7 @@ def granted_overrides(rows: list[Any]) -> list[dict[str, Any]]:
 
 def grant_lines(grants: list[dict[str, Any]]) -> list[str]:
     """One line per grant, for the phase report and the demo."""
-    return [f"Freeze override: window {g['window']!r} ({g.get('window_description', '')}), requested by "
-            f"{g['requested_by']} ({g['justification']}), approved by {', '.join(g['approved_by'])} at "
-            f"{g['granted_at']}, valid until {g['expires_at']}" for g in grants]
+    return [f"Freeze override for {g['phase_id']}: {g.get('window_description') or g['window']}; requested by "
+            f"{g['requested_by']}: \"{g['justification']}\"; approved by {', '.join(g['approved_by'])} at "
+            f"{g['granted_at']}; valid until {g['expires_at']}" for g in grants]
 

@@ -206,5 +206,6 @@ def test_inside_a_freeze_refused_then_completed_with_an_override(stack: dict[str
     assert any("overridden for this run" in text for text in stack["slack"].texts())
     (report,) = (stack["evidence"] / "phase1_pool_scaling" / run_folder(run_id)).glob("pool_scaling_verification_*.md")
     text = report.read_text()
-    assert "Freeze override: window 'test_freeze'" in text and JUSTIFICATION in text
+    assert "## Change freeze" in text and "Freeze override for phase1_pool_scaling: test_freeze (" in text
+    assert f'"{JUSTIFICATION}"; approved by eng_lead, exec_approver' in text
     assert Ledger(stack["ledger"]).verify() == []

@@ -41,6 +41,11 @@ def seed_launch(ledger_url: str, base: Path) -> dict[str, Any]:
         ("phase_started", "phase1_pool_scaling", "", {}, []),
         ("phase_completed", "phase1_pool_scaling", "successful", {}, [config]),
         ("phase_started", "phase2_monitoring", "", {}, []),
+        ("freeze_override_granted", "phase2_monitoring", "successful", {
+            "window": "month_end_close", "window_description": "month_end_close (last 2 and first 3 days)",
+            "requested_by": "operator", "justification": "Alert routes must exist before the close",
+            "approved_by": ["eng_lead", "exec_approver"], "comments": {}, "granted_at": "2026-12-01T09:00:00+00:00",
+            "expires_at": "2026-12-01T17:00:00+00:00"}, []),
         ("incident_opened", "phase2_monitoring", "P1", {"incident_id": "INC-1", "title": "p95 above 1 s"}, []),
         ("incident_opened", "phase2_monitoring", "P2", {"incident_id": "INC-2", "title": "noisy alert"}, []),
         ("incident_resolved", "phase2_monitoring", "P2", {"incident_id": "INC-2"}, []),
@@ -109,7 +114,7 @@ def test_board_json_from_ledger_and_evidence(approvals: ApprovalClient, shipped_
     board = get(approvals, BOARD).json()
 
     assert set(board) == {"launch_id", "name", "version_from", "version_to", "evidence_base", "phases", "approvals",
-                          "incidents", "evidence", "scorecard", "scorecard_error", "ledger"}
+                          "incidents", "overrides", "evidence", "scorecard", "scorecard_error", "ledger"}
     table = {row["phase_id"]: row for row in board["phases"]["items"]}
     assert list(table) == ["phase1_pool_scaling", "phase2_monitoring", "phase3_beta", "phase4_review"]
     assert set(table["phase1_pool_scaling"]) == {"phase_id", "title", "dag_id", "status", "duration", "start", "end",
@@ -121,6 +126,10 @@ def test_board_json_from_ledger_and_evidence(approvals: ApprovalClient, shipped_
     assert table["phase3_beta"]["status"] == "NOT STARTED"
 
     assert [(i["incident_id"], i["severity"]) for i in board["incidents"]["items"]] == [("INC-1", "P1")]
+    (override,) = board["overrides"]["items"]
+    assert (override["window"], override["phase_id"], override["requested_by"], override["approved_by"],
+            override["expires_at"]) == ("month_end_close", "phase2_monitoring", "operator",
+                                        ["eng_lead", "exec_approver"], "2026-12-01T17:00:00+00:00")
     assert board["approvals"] == {"items": [], "error": ""}
 
     files = {item["path"]: item for item in board["evidence"]["items"]}
@@ -138,7 +147,7 @@ def test_board_json_from_ledger_and_evidence(approvals: ApprovalClient, shipped_
     assert chart.headers["content-type"].startswith("image/svg+xml")
     assert "sandbox" in chart.headers["content-security-policy"]
 
-    assert board["ledger"]["state"] == "verified" and board["ledger"]["rows"] == 6
+    assert board["ledger"]["state"] == "verified" and board["ledger"]["rows"] == 7
 
 
 def test_board_reports_a_tampered_evidence_file(approvals: ApprovalClient, shipped_plans: None, ledger_db: str,
@@ -161,6 +170,7 @@ def test_board_without_beta_and_unreachable_ledger(approvals: ApprovalClient, sh
     page = get(approvals, "/launch/board/accubooks")
     assert page.status_code == 200
     assert "No beta yet" in page.text and "UNAVAILABLE" in page.text
+    assert board["overrides"]["error"].startswith("ledger unavailable")
 
 
 def test_board_page_shows_every_section(approvals: ApprovalClient, shipped_plans: None, ledger_db: str,
@@ -170,7 +180,8 @@ def test_board_page_shows_every_section(approvals: ApprovalClient, shipped_plans
     for expected in ['id="status"', "Database connection pool scaling", "COMPLETE", "IN PROGRESS", "INC-1",
                      "No approval is waiting", 'id="scorecard"', 'alt="beta trend chart"',
                      "/launch/evidence/accubooks/phase1_pool_scaling/post_change_config.json", "VERIFIED",
-                     "/launch/board/reconciliation"]:
+                     "/launch/board/reconciliation", 'id="overrides"', "Alert routes must exist before the close",
+                     "approved by eng_lead, exec_approver, until 2026-12-01T17:00:00+00:00"]:
         assert expected in page, expected
     assert "INC-2" not in page  # resolved
 

@@ -7,12 +7,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 from airflow.sdk.exceptions import AirflowRescheduleException
 
 from include.launch.ledger import Event, Ledger
-from include.launch.plan import load_plan
+from include.launch.plan import parse_plan
+from include.launch.plan.loader import PLANS_DIR
 from include.launch.soak import SoakStore, SustainedMonitorOperator
-from include.launch.spec import build_phase_spec
+from include.launch.spec import PhaseSpec, build_phase_spec
+from tests.harness.latency import latency_cannot_decide
 
 RUN_ID = "manual__resume"
 
@@ -23,9 +26,21 @@ def _context() -> dict[str, Any]:
             "params": {"monitor_minutes": 0.1, "sample_interval_seconds": 3, "pool_max": 50, "pool_min": 10}}
 
 
+def _spec() -> PhaseSpec:
+    """Phase 1 of the shipped plan with its latency gates out of reach (tests/harness/latency.py):
+    this test is about the soak's window, and live traffic on a shared machine must not fire the
+    immediate p95-regression trigger or miss the p95 and pool-wait success criteria."""
+    document = yaml.safe_load((PLANS_DIR / "accubooks.yaml").read_text())
+    latency_cannot_decide(document)
+    return build_phase_spec(parse_plan(yaml.safe_dump(document), "accubooks variant"), "phase1_pool_scaling",
+                            "accubooks")
+
+
 def test_retry_resumes_the_window(launch_env: dict[str, Any]) -> None:
-    spec = build_phase_spec(load_plan("accubooks"), "phase1_pool_scaling", "accubooks")
+    spec = _spec()
     ledger = Ledger(launch_env["ledger"])
+    # The live-traffic baseline the p95 regression is taken against (a sample without one is
+    # inconclusive); in this variant no p95 can make the regression trigger fire.
     ledger.append(Event(launch_id="accubooks", phase_id="phase1_pool_scaling", run_id=RUN_ID,
                         task_id="pre_checks.health_baseline", event="check_result", outcome="successful",
                         payload={"kind": "metric_gate", "measured": {"metrics": {"latency_p95_ms": 40.0}}}))
