@@ -37,10 +37,13 @@ class FailedRun:
         ])
 
 
+RUN_SUMMARIES = ("phase_failed",)  # the DAG's failure callback: says that the run failed, not why
+
+
 def ledger_reason(rows: list[Any]) -> str:
-    """The newest failed row's own words (a check's summary, a refusal's reason, an error)."""
+    """The newest failed step's own words (a check's summary, a refusal's reason, an error)."""
     for row in reversed(rows):
-        if row.outcome in ("failed", "rejected"):
+        if row.outcome in ("failed", "rejected") and row.event not in RUN_SUMMARIES:
             payload = row.payload
             text = payload.get("summary") or payload.get("reason") or payload.get("error") or payload.get("comment")
             return f"{row.event}: {text}" if text else row.event

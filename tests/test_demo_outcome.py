@@ -16,7 +16,7 @@ def row(event: str, outcome: str, **payload: Any) -> Any:
 def test_the_reason_is_the_newest_failed_rows_own_words() -> None:
     rows = [row("check_result", "successful", summary="healthy"),
             row("check_result", "failed", summary="freeze_window: inside change freeze month_end_close until ..."),
-            row("phase_failed", "", summary="")]
+            row("phase_failed", "failed", reason="task_failure")]  # the callback's row says nothing of why
     assert ledger_reason(rows) == "check_result: freeze_window: inside change freeze month_end_close until ..."
     assert ledger_reason([row("approval_rejected", "rejected", comment="not today")]) == \
         "approval_rejected: not today"
