@@ -78,3 +78,17 @@ def test_invalid_plan_shows_its_own_message_as_import_error(tmp_path: Path) -> N
     assert "broken.yaml: invalid launch plan" in message
     assert "phases[0].soak.window_minutes: Input should be greater than 0 (got -60)" in message
     assert "pydantic" not in message and "ValidationError" not in message
+
+
+def test_a_freeze_override_sits_between_the_pre_checks_and_the_approval(dagbag: DagBag) -> None:
+    """AccuBooks' month-end freeze allows a two-person override; Launch B's plan has no freeze window."""
+    phase_dags = {dag_id: dag for dag_id, dag in dagbag.dags.items() if "phase_gate" in dag.task_dict}
+    for dag_id, dag in phase_dags.items():
+        tasks = dag.task_dict
+        if dag_id.startswith("accubooks_"):
+            assert "freeze_override_justification" in dag.params, dag_id
+            assert tasks["freeze_override"].upstream_task_ids >= {"pre_checks.freeze_window"}
+            assert tasks["freeze_override_second"].upstream_task_ids == {"freeze_override"}
+            assert tasks["freeze_override_second"].downstream_task_ids & {"approve", "propose"}, dag_id
+        else:
+            assert "freeze_override" not in tasks and "freeze_override_justification" not in dag.params, dag_id
