@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
@@ -100,12 +100,13 @@ class LaunchApprovalOperator(ApprovalOperator):
                                        "different people")
         payload = {"role": self.role, "choice": choice, "comment": comment, "responder_name": name,
                    "responded_at": str(event.get("responded_at"))}
+        document = [approval_document(run, self.role, user, payload)]
         if choice != self.APPROVE:
-            run.record("approval_rejected", "rejected", payload, actor=user)
+            run.record("approval_rejected", "rejected", payload, document, actor=user)
             run.notify("rejected", f"Rejected by {name}: {comment or 'no reason given'}. No change was made.",
                        details={"Approver": name})
             raise AirflowFailException(f"phase rejected by {name}: {comment or 'no reason given'}; no change made")
-        run.record("approval_given", Outcome.SUCCESSFUL.value, payload, actor=user)
+        run.record("approval_given", Outcome.SUCCESSFUL.value, payload, document, actor=user)
         run.notify("approved", f"Approved by {name}" + (f": {comment}" if comment else ""),
                    details={"Approver": name})
         return super().execute_complete(context, event)
@@ -138,3 +139,23 @@ def approval_body(spec: PhaseSpec, role: str = "") -> str:
     if role:
         lines += ["", f"You sign off as **{role}**."]
     return "\n".join(lines)
+
+
+def approval_document(run: Any, role: str, user: str, answer: dict[str, Any]) -> Any:
+    """The approval as an auditor reads it, in the phase's evidence folder: what was reviewed (each
+    pre-check's recorded result, the change asked for), who answered, when, and the comment."""
+    phase = run.spec.phase
+    results = [row for row in run.own_rows("check_result") if row.task_id.startswith("pre_checks.")]
+    latest = {row.task_id: row for row in results}
+    lines = [f"# Approval: {run.spec.plan.launch.name}, {phase.title}", "",
+             f"- Phase: `{phase.id}` (risk {phase.risk.value}); run `{run.run_id}`",
+             f"- Triggered by: {run.triggering_user or 'unknown'}",
+             f"- Answer: **{answer['choice']}**" + (f" as {role}" if role else ""),
+             f"- By: {answer['responder_name']} (`{user}`) at {answer['responded_at']}",
+             f"- Comment: {answer['comment'] or '(none)'}", "", "## What was reviewed", ""]
+    lines += [f"- `{task_id}`: {row.outcome}: {row.payload.get('summary', '')}" for task_id, row in latest.items()]
+    if phase.change is not None:
+        lines.append(f"- change `{phase.change.kind}` with the form's values: `{run.params}`")
+    suffix = "".join(ch if ch.isalnum() else "_" for ch in f"_{role.lower()}") if role else ""
+    moment = datetime.now(UTC)  # a cleared run may ask again: each answer keeps its own file
+    return run.evidence.write_text(f"approval{suffix}_{moment:%Y%m%dT%H%M%S%f}.md", "\n".join(lines) + "\n")

@@ -17,6 +17,7 @@ ENDINGS = {
     "phase_failed": ("FAILED", "failed"),
     "phase_refused": ("REFUSED", "another change in progress"),
     "params_refused": ("REFUSED", "bad trigger params"),
+    "gate_bypass_refused": ("REFUSED", "gate bypass refused (P1)"),
 }
 
 

@@ -201,10 +201,32 @@ def _conclude(run: PhaseRun, context: Any, name: str, kind: str, measure: Callab
     return {"check": name, **result.as_dict()}
 
 
+# --- the ledger decides -----------------------------------------------------------------------
+
+def require_gates(run: PhaseRun, completing: bool = False) -> None:
+    """Refuse to act (or to complete) unless this run's ledger holds every gate's own record: a task
+    marked success by hand, or an answer by the wrong person, leaves none. A P1: row, Slack, fail."""
+    from include.launch import ledger_gate
+
+    rows = run.own_rows()
+    missing = (ledger_gate.missing_before_completion(run.spec, rows, run.triggering_user, run.dry_run) if completing
+               else ledger_gate.missing_before_change(run.spec, rows, run.triggering_user))
+    if not missing:
+        return
+    what = "marked completed" if completing else "changed"
+    reason = (f"{run.task_id} refused: the phase cannot be {what} because the ledger lacks what its gates must "
+              f"record (a gate marked success by hand, or answered by the wrong person): " + "; ".join(missing))
+    run.record(ledger_gate.REFUSED, Outcome.FAILED.value, {"summary": reason, "missing": missing,
+                                                          "severity": "P1", "task": run.task_id})
+    run.notify("failed", reason, severity="P1")
+    raise AirflowFailException(reason)
+
+
 # --- change -----------------------------------------------------------------------------------
 
 def snapshot_before(spec: PhaseSpec, context: Any) -> dict[str, Any]:
     run = PhaseRun.from_context(spec, context)
+    require_gates(run)
     if run.dry_run:
         run.record("snapshot_skipped", Outcome.NOT_APPLICABLE.value, {"reason": "dry run"})
         return {"dry_run": True}
@@ -223,6 +245,7 @@ def apply_change(spec: PhaseSpec, context: Any) -> dict[str, Any]:
     if not snapshot:
         raise AirflowFailException("no snapshot from snapshot_before; refusing to change what cannot be restored")
     refuse_second_change(run, ("change_applied", "rollback_started"))
+    require_gates(run)
     freeze_guard(run, datetime.now(UTC))  # the approval may have come hours after the pre-check
     context["ti"].xcom_push(key=CHANGE_STARTED_KEY, value=True)
     after = applier_for(spec, run.params).apply(run, snapshot)
@@ -242,11 +265,15 @@ def rollback(spec: PhaseSpec, context: Any) -> None:
         raise AirflowSkipException("this pass of a cleared run was refused before any change: nothing to roll back; "
                                    "the first pass's outcome stands")
     reason = _failure_reason(run)
-    snapshot = ti.xcom_pull(task_ids="snapshot_before")
-    severity = "P1"
+    restore_snapshot(run, ti.xcom_pull(task_ids="snapshot_before"), reason)
+    raise AirflowFailException(f"change rolled back: {reason}")
+
+
+def restore_snapshot(run: PhaseRun, snapshot: Any, reason: str) -> None:
+    """Put back what snapshot_before captured and read it back from every replica; a failure is a P0."""
     run.record("rollback_started", "", {"reason": reason})
     try:
-        applier = applier_for(spec, run.params)
+        applier = applier_for(run.spec, run.params)
         restored = applier.revert(run, snapshot)
         readback = applier.read_back(run)
     except Exception as exc:
@@ -254,9 +281,7 @@ def rollback(spec: PhaseSpec, context: Any) -> None:
         raise AirflowFailException(f"ROLLBACK FAILED (P0): {exc}") from exc
     run.record("rollback_completed", Outcome.SUCCESSFUL.value,
                {"reason": reason, "restored": restored, "read_back": readback})
-    run.notify("rolled_back", f"Rolled back: {reason}. Restored values verified on every replica.",
-               severity=severity)
-    raise AirflowFailException(f"change rolled back: {reason}")
+    run.notify("rolled_back", f"Rolled back: {reason}. Restored values verified on every replica.", severity="P1")
 
 
 def _failure_reason(run: PhaseRun) -> str:
@@ -281,6 +306,15 @@ def complete(spec: PhaseSpec, context: Any) -> dict[str, Any]:
     from include.launch.report import write_phase_report
 
     run = PhaseRun.from_context(spec, context)
+    try:
+        require_gates(run, completing=True)
+    except AirflowFailException as refused:
+        # A verification or soak marked success by hand let a change through: it is rolled back here,
+        # since complete is the last task (the rollback task only sees failures before it).
+        ti = context["ti"]
+        if spec.has_change and not run.dry_run and ti.xcom_pull(task_ids="apply_change", key=CHANGE_STARTED_KEY):
+            restore_snapshot(run, ti.xcom_pull(task_ids="snapshot_before"), str(refused))
+        raise
     if run.dry_run:
         run.record("phase_dry_run", Outcome.SUCCESSFUL.value, {"note": "dry run: checks and approval only"})
         run.notify("completed", "Dry run finished: every check and the approval, no change.")

@@ -22,7 +22,8 @@ from include.devservices.postgres import PostgresServer, airflow_connection_json
 from include.devservices.slack_receiver import SlackReceiver
 from include.launch.evidence import EvidenceStore
 from include.launch.ledger import Ledger
-from tests.harness.phase import build_variant, phase1_conf
+from tests.harness.latency import latency_cannot_decide
+from tests.harness.phase import build_variant, only_the_load_gates, phase1_conf
 from tests.launch.phase1.conftest import ROLLBACK_PLAN, write_backup_status
 
 pytestmark = pytest.mark.serial  # a whole Airflow: run alone, after the parallel tests (see Makefile)
@@ -53,9 +54,10 @@ def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory,
                    "LAUNCH_EVIDENCE_BASE": str(evidence)}
             try:
                 with celery_stack(work, metadata_url, env) as airflow:
-                    # The shipped Phase 1, no freeze today: a plan variant, not the calendar.
-                    phase1 = build_variant("accubooks", "phase1_pool_scaling", shorten=False,
-                                           folder=scratch_dags(airflow.home))
+                    # Phase 1 with no freeze today (a plan variant, not the calendar); its subject is where
+                    # tasks run, so the load gates stand for every check and no latency decides.
+                    phase1 = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates,
+                                           latency_cannot_decide, folder=scratch_dags(airflow.home))
                     yield {"airflow": airflow, "target": target, "ledger": ledger_url, "slack": slack,
                            "dag_id": phase1.dag_id}
             finally:

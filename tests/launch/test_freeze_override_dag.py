@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from include.launch.evidence import read_url
 from include.launch.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.phase import build_variant, checks_removed, freeze_covering_now
@@ -65,6 +66,12 @@ def test_an_override_needs_two_people_other_than_the_requester(
     hours = (datetime.fromisoformat(payload["expires_at"]) - datetime.fromisoformat(payload["granted_at"]))
     assert hours.total_seconds() == 2 * 3600  # the plan's limit comes before the window's end (3 h)
     assert any("overridden for this run" in text and JUSTIFICATION in text for text in slack.texts())
+    # The approval's own document: what was reviewed, who, when, the comment (referenced by its ledger row).
+    (given,) = ledger.rows(event="approval_given")
+    (document,) = given.evidence
+    text = read_url(document["path"]).decode()
+    assert "- Answer: **Approve**" in text and "(`exec_approver`)" in text and "- Comment: reviewed" in text
+    assert "`pre_checks.freeze_window`: successful: inside change freeze test_freeze" in text
     assert ledger.verify() == []
 
 

@@ -1,0 +1,121 @@
+"""The ledger, not task state, decides whether a change may act and whether a phase is complete.
+
+Airflow lets anyone allowed to edit task instances mark a waiting approval, a failed check or a
+running soak "success", and the downstream tasks then run. So the steps that act
+(``snapshot_before``, ``apply_change``) and ``complete`` first read this run's ledger rows and
+require what every gate must have written there:
+
+- every pre-check's latest result successful (or not applicable, as the check itself decided);
+- the approvals the plan demands, each by a person the plan names for it, none by the triggering
+  user when four-eyes holds, each sign-off role by a different person, all answered after the
+  pre-checks;
+- a freeze override, granted by the window's approvers, wherever the freeze pre-check asked for one;
+- before completion: the change applied, every verification's latest result, the soak's verdict.
+
+Pure functions of the plan and the rows: each requirement is tested without Airflow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from include.launch.spec import BUILTIN_GATES, PRE_CHECKS, VERIFY, PhaseSpec
+
+PASSING = ("successful", "not_applicable")
+REFUSED = "gate_bypass_refused"
+
+
+def _latest_results(rows: list[Any], group: str) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for row in rows:
+        if row.event == "check_result" and row.task_id.startswith(f"{group}."):
+            results[row.task_id.split(".", 1)[1]] = row
+    return results
+
+
+def _check_problems(rows: list[Any], group: str, names: list[str]) -> list[str]:
+    results = _latest_results(rows, group)
+    problems = []
+    for name in names:
+        row = results.get(name)
+        if row is None:
+            problems.append(f"{group}.{name}: no result in the ledger (the task did not run its check)")
+        elif row.outcome not in PASSING:
+            problems.append(f"{group}.{name}: its latest result is {row.outcome!r}, not a pass")
+    return problems
+
+
+def _approval_problems(spec: PhaseSpec, rows: list[Any], triggering_user: str, after_seq: int) -> list[str]:
+    approval = spec.phase.approval
+    by_id = {a.id: a for a in approval.approvers}
+    excluded = {triggering_user} if approval.four_eyes else set()
+    event = "decision_given" if approval.options else "approval_given"
+    answers = [row for row in rows if row.event == event]
+    roles = approval.signoff_roles or [""]
+    problems: list[str] = []
+    signers: set[str] = set()
+    for role in roles:
+        label = f"{role} sign-off" if role else ("decision" if approval.options else "approval")
+        valid = [row for row in answers if row.actor in by_id and row.actor not in excluded
+                 and row.seq > after_seq and row.actor not in signers
+                 and (not role or (row.payload.get("role") == role and by_id[row.actor].role == role))]
+        if valid:
+            signers.add(valid[-1].actor)
+            continue
+        seen = [row for row in answers if not role or row.payload.get("role") == role]
+        if not seen:
+            problems.append(f"{label}: no answer in the ledger (the approval task did not ask anyone)")
+        else:
+            problems.append(f"{label}: no valid answer (answered by {sorted({r.actor for r in seen})}; it needs one "
+                            f"of {sorted(a for a in by_id if a not in excluded)} after the pre-checks, each role "
+                            "a different person)")
+    return problems
+
+
+def _freeze_problems(spec: PhaseSpec, rows: list[Any], triggering_user: str) -> list[str]:
+    freeze_row = _latest_results(rows, PRE_CHECKS).get("freeze_window")
+    measured = (freeze_row.payload.get("measured") or {}) if freeze_row is not None else {}
+    if freeze_row is None or not measured.get("override_requested"):
+        return []
+    window = next((w for w in spec.plan.freeze_windows if w.name == measured.get("window")), None)
+    if window is None or window.override is None:
+        return [f"freeze override: window {measured.get('window')!r} allows none"]
+    allowed = {a.id for a in window.override.approvers} - {triggering_user}
+    needed = 2 if window.override.second_approval else 1
+    grants = [row for row in rows if row.event == "freeze_override_granted" and row.seq > freeze_row.seq]
+    for row in grants:
+        if row.payload.get("window") == window.name:
+            people = set(row.payload.get("approved_by") or [])
+            if people <= allowed and len(people) >= needed:
+                return []
+    return [f"freeze override: the pre-check asked for one in {window.name!r}, and no grant by {needed} of "
+            f"{sorted(allowed)} is in the ledger"]
+
+
+def missing_before_change(spec: PhaseSpec, rows: list[Any], triggering_user: str) -> list[str]:
+    """What this run's ledger lacks before a change may act ([] when nothing)."""
+    names = list(BUILTIN_GATES) + [check.name for check in spec.pre_checks]
+    problems = _check_problems(rows, PRE_CHECKS, names)
+    results = _latest_results(rows, PRE_CHECKS)
+    after = max((results[name].seq for name in names if name in results), default=0)
+    problems += _freeze_problems(spec, rows, triggering_user)
+    problems += _approval_problems(spec, rows, triggering_user, after)
+    return problems
+
+
+def missing_before_completion(spec: PhaseSpec, rows: list[Any], triggering_user: str, dry_run: bool) -> list[str]:
+    """What this run's ledger lacks before the phase may be marked completed ([] when nothing)."""
+    problems = missing_before_change(spec, rows, triggering_user)
+    if not spec.has_change or dry_run:
+        return problems
+    applied = [row for row in rows if row.event == "change_applied"]
+    if not applied:
+        problems.append("apply_change: no change_applied row (the change did not run)")
+    problems += _check_problems(rows, VERIFY, [check.name for check in spec.verify])
+    if spec.has_soak:
+        verdicts = [row for row in rows if row.event == "soak_completed" and row.outcome == "successful"
+                    and (not applied or row.seq > applied[-1].seq)]
+        if not verdicts:
+            problems.append("sustained_monitor: no successful soak verdict after the change (the window was not "
+                            "watched)")
+    return problems
