@@ -159,3 +159,18 @@ def test_a_dry_run_completes_on_its_checks_and_approval() -> None:
     rows = run_rows(PHASE1, completed=False)
     assert ledger_gate.missing_before_completion(PHASE1, rows, "operator", dry_run=True) == []
     assert ledger_gate.missing_before_completion(PHASE1, rows, "operator", dry_run=False)
+
+
+def test_the_status_table_shows_a_refused_bypass_as_refused(fresh_db: str) -> None:
+    """The board and the demo's status table read REFUSED (red on the board, class ``s-refused``)."""
+    from include.launch.ledger import Event, Ledger
+    from include.launch.status import phase_statuses
+
+    ledger = Ledger(fresh_db)
+    ledger.ensure_schema()
+    rows = [("phase_started", ""), (ledger_gate.REFUSED, "failed"), ("rollback_completed", "successful")]
+    for event, outcome in rows:
+        ledger.append(Event(launch_id="accubooks", phase_id="phase1_pool_scaling", run_id="r1", task_id="complete",
+                            event=event, outcome=outcome, actor="operator", payload={}, evidence=[]))
+    phase1 = phase_statuses(PHASE1.plan, ledger)[0]
+    assert (phase1.status, phase1.outcome) == ("REFUSED", "gate bypass refused (P1)")
