@@ -49,3 +49,10 @@ def scorecard_dag(plan: str, scorecard_id: str) -> DAG:
 
     return _render(plan, "scorecards",
                    lambda loaded, path: build_scorecard_dag(build_scorecard_spec(loaded, scorecard_id, path)))
+
+
+def manual_rollback_dag(plan: str) -> DAG:
+    """The launch's DAG that rolls a completed phase back by hand (``rollback.manual_by_role``)."""
+    from include.launch.manual_rollback import build_manual_rollback_dag
+
+    return _render(plan, "phases", build_manual_rollback_dag)

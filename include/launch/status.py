@@ -63,6 +63,11 @@ def phase_statuses(plan: Plan, ledger: Ledger) -> list[PhaseStatus]:
                 if row.event == "rollback_completed":
                     outcome = f"rolled back: {str(row.payload.get('reason', ''))[:80]}"
                 break
+        undone = [row for row in rows if row.phase_id == phase.id and row.event == "manual_rollback_completed"
+                  and row.seq > run_rows[-1].seq]
+        if undone and status == "COMPLETE":  # rolled back by hand after it completed
+            status, outcome, end = ("ROLLED BACK", f"rolled back by hand by {undone[-1].actor}: "
+                                    f"{str(undone[-1].payload.get('reason', ''))[:80]}", undone[-1].recorded_at)
         table.append(PhaseStatus(phase.id, phase.title, status, run_rows[0].recorded_at, end, outcome,
                                  run_rows[0].run_id))
     return table

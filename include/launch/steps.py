@@ -129,6 +129,13 @@ def phase_order(spec: PhaseSpec, context: Any) -> CheckResult:
             if row.outcome == Outcome.SUCCESSFUL.value]
     if not done:
         return CheckResult(Outcome.FAILED, f"phase {required!r} has not completed; {spec.phase.id!r} cannot start")
+    from include.launch.manual_rollback import rolled_back_by_hand
+
+    undone = rolled_back_by_hand(run.ledger.rows(launch_id=spec.launch_id, phase_id=required), required)
+    if undone is not None:
+        return CheckResult(Outcome.FAILED, f"phase {required!r} was rolled back by hand by {undone.actor} at "
+                                           f"{undone.recorded_at:%Y-%m-%d %H:%M} UTC ({undone.payload.get('reason')}); "
+                                           f"it must complete again before {spec.phase.id!r} can start")
     return CheckResult(Outcome.SUCCESSFUL, f"phase {required!r} completed (ledger seq {done[-1].seq}, run "
                                            f"{done[-1].run_id})", {"completed_run": done[-1].run_id})
 

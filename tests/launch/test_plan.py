@@ -82,6 +82,11 @@ INVALID: list[tuple[str, Mutation, str]] = [
      "freeze_windows[0].override.approvers"),
     ("freeze_override_zero_hours", _set("freeze_windows.0.override.max_hours", 0),
      "freeze_windows[0].override.max_hours"),
+    ("manual_rollback_role_nobody_holds", _set("phases.0.rollback.manual_by_role", "CFO"),
+     "phases[0].rollback.manual_by_role: no approver of this phase holds role 'CFO'"),
+    ("manual_rollback_of_no_change", lambda plan: plan["phases"][3].update(
+        {"rollback": {"manual_by_role": "Executive"}, "change": None}),
+     "phases[3].rollback.manual_by_role: the phase changes nothing"),
     ("freeze_override_unknown_key", _set("freeze_windows.0.override.two_people", True),
      "freeze_windows[0].override.two_people: unknown key"),
 ]

@@ -144,6 +144,11 @@ def _phase_problems(where: str, phase: Phase) -> list[str]:
         problem = _trigger_conflict(trigger, phase.success_criteria)
         if problem:
             problems.append(f"{where}.rollback_triggers[{position}]: {problem}")
+    role = phase.rollback.manual_by_role if phase.rollback is not None else ""
+    if role and phase.change is None:
+        problems.append(f"{where}.rollback.manual_by_role: the phase changes nothing, so nothing can be rolled back")
+    if role and role not in {approver.role for approver in phase.approval.approvers}:
+        problems.append(f"{where}.rollback.manual_by_role: no approver of this phase holds role {role!r}")
     if phase.change is not None and phase.rollback_triggers and phase.rollback is None:
         problems.append(f"{where}.rollback: required when a phase has a change and rollback triggers")
     if phase.soak is not None and not (phase.success_criteria or phase.rollback_triggers):

@@ -156,12 +156,15 @@ class Soak(Model):
 
 class RollbackPolicy(Model):
     """watch_minutes: monitoring after a rollback (15). needs_approval: false, the engineering lead
-    may roll back alone. target_minutes: how long a rollback should take (10, from the documents)."""
+    may roll back alone. target_minutes: how long a rollback should take (10, from the documents).
+    manual_by_role: the approver role whose holders may roll a completed phase back by hand, with
+    no approval, from the launch's manual-rollback DAG (default: nobody)."""
 
     watch_minutes: float = Field(default=15.0, gt=0)
     needs_approval: bool = False
     target_minutes: float = Field(default=10.0, gt=0)
     kind: str = "revert"
+    manual_by_role: str = ""
 
 
 class Phase(Model):

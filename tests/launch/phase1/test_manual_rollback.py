@@ -1,0 +1,97 @@
+"""The engineering lead rolls a completed Phase 1 back by hand, with no approval; nobody else may;
+afterwards Phase 2's order gate refuses and the status table says ROLLED BACK. dag.test, against the
+real two-replica target (the real stack's proof is a follow-up: see the closing note)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from airflow.dag_processing.dagbag import DagBag
+
+from include.launch import steps
+from include.launch.evidence import read_url
+from include.launch.ledger import Ledger
+from include.launch.manual_rollback import DONE, REFUSED
+from include.launch.plan import load_plan
+from include.launch.spec import build_phase_spec
+from include.launch.status import phase_statuses
+from tests.harness.airflow import Answer, ApprovalClient, run_dag
+from tests.harness.latency import latency_cannot_decide
+from tests.harness.phase import build_variant, only_the_load_gates, phase1_conf
+
+_launches = itertools.count(1)
+REASON = "Customers report slow invoices since the pool change."
+
+
+def own_launch(plan: dict[str, Any]) -> None:
+    """A launch id of its own: the manual-rollback DAG is named after the launch."""
+    plan["launch"]["id"] = f"acc_mr_{os.getpid()}_{next(_launches)}"
+
+
+def dag_test_is_the_lead(plan: dict[str, Any]) -> None:
+    """dag.test triggers as ``dag_test``: here it holds Phase 1's Engineering Lead role."""
+    phase = next(p for p in plan["phases"] if p["id"] == "phase1_pool_scaling")
+    phase["approval"]["approvers"].append({"id": "dag_test", "name": "Lead (test)", "role": "Engineering Lead"})
+
+
+def plan_file_of(dag: Any) -> Path:
+    suffix = "_".join(dag.dag_id.split("_")[-2:])
+    return Path(os.environ["AIRFLOW_HOME"]) / "scratch_dags" / f"plan_{suffix}.yaml"
+
+
+def rollback_dag(plan_file: Path) -> Any:
+    dag_file = plan_file.with_name(f"rollback_{plan_file.stem}.py")
+    dag_file.write_text("# Airflow DAG: a test launch's manual rollback\nfrom include.launch.dags import "
+                        f"manual_rollback_dag\ndag = manual_rollback_dag({str(plan_file)!r})\n")
+    bag = DagBag(dag_folder=str(dag_file))
+    assert not bag.import_errors, bag.import_errors
+    (dag,) = bag.dags.values()
+    return dag
+
+
+def pools(env: dict[str, Any]) -> list[tuple[int, int]]:
+    return [(h["pool"]["max"], h["pool"]["min"]) for h in env["target"].health()]
+
+
+def test_the_lead_rolls_back_a_completed_phase_alone(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
+    phase1 = build_variant("accubooks", "phase1_pool_scaling", own_launch, dag_test_is_the_lead, only_the_load_gates,
+                           latency_cannot_decide)
+    dag_run, _ = run_dag(phase1, client=approvals, conf=phase1_conf(monitor_minutes=0.1, sample_interval_seconds=2),
+                         answers=[Answer("approve", user="exec_approver", params={"comment": "reviewed"})])
+    assert dag_run.state == "success" and pools(launch_env) == [(120, 20), (120, 20)]
+
+    plan_file = plan_file_of(phase1)
+    rollback = rollback_dag(plan_file).test(run_conf={"phase": "phase1_pool_scaling", "reason": REASON})
+    assert rollback.state == "success"
+    assert pools(launch_env) == [(50, 10), (50, 10)]  # the completed run's snapshot, on every replica
+    ledger = Ledger(launch_env["ledger"])
+    (done,) = ledger.rows(event=DONE)
+    assert done.actor == "dag_test" and done.payload["of_run"] == dag_run.run_id and done.payload["reason"] == REASON
+    assert "approval_given" not in [r.event for r in ledger.rows() if r.run_id == rollback.run_id]  # alone
+    document = read_url(done.evidence[0]["path"]).decode()
+    assert "- Rolled back by: dag_test (Engineering Lead), no approval" in document and REASON in document
+    assert ledger.verify() == []
+
+    plan = load_plan(plan_file)
+    assert phase_statuses(plan, ledger)[0].status == "ROLLED BACK"
+    phase2 = build_phase_spec(plan, "phase2_monitoring", plan_file)
+    context = {"run_id": "manual__next", "params": {}, "ti": SimpleNamespace(task_id="pre_checks.phase_order"),
+               "dag_run": SimpleNamespace(triggering_user_name="operator")}
+    result = steps.phase_order(phase2, context)
+    assert result.outcome.value == "failed" and "was rolled back by hand by dag_test" in result.summary
+
+
+def test_only_the_plans_role_may_roll_back(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
+    phase1 = build_variant("accubooks", "phase1_pool_scaling", own_launch, only_the_load_gates)
+    before = pools(launch_env)
+    rollback = rollback_dag(plan_file_of(phase1)).test(run_conf={"phase": "phase1_pool_scaling", "reason": REASON})
+    assert rollback.state == "failed"
+    (refused,) = Ledger(launch_env["ledger"]).rows(event=REFUSED)
+    assert "'dag_test' may not roll back phase1_pool_scaling: only ['eng_lead'] (Engineering Lead)" \
+        in refused.payload["reason"]
+    assert pools(launch_env) == before
+    assert any("Manual rollback of phase1_pool_scaling refused" in t for t in launch_env["slack"].texts())
