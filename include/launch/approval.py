@@ -46,6 +46,7 @@ class LaunchApprovalOperator(ApprovalOperator):
         self.approvers = approvers
 
     def execute(self, context: Any) -> Any:
+        from include.launch.ledger_gate import reviewed_digest
         from include.launch.runtime import PhaseRun
 
         run = PhaseRun.from_context(self.spec, context)
@@ -53,6 +54,7 @@ class LaunchApprovalOperator(ApprovalOperator):
         self.assigned_users = [{"id": a.id, "name": a.name} for a in eligible]
         run.record("approval_requested", "", {
             "role": self.role, "assigned": [a.id for a in eligible],
+            "reviewed_digest": reviewed_digest(run.own_rows(), run.params),  # what this question shows
             "excluded_four_eyes": run.triggering_user if any(a.id == run.triggering_user for a in self.approvers)
             and self.spec.phase.approval.four_eyes else None,
         })
@@ -98,8 +100,10 @@ class LaunchApprovalOperator(ApprovalOperator):
             run.record("four_eyes_violation", Outcome.FAILED.value, {"user": user, "role": self.role}, actor=user)
             raise AirflowFailException(f"{user!r} already signed another role of this run; sign-offs need "
                                        "different people")
+        asked = [row for row in run.own_rows("approval_requested") if row.payload.get("role") == self.role]
         payload = {"role": self.role, "choice": choice, "comment": comment, "responder_name": name,
-                   "responded_at": str(event.get("responded_at"))}
+                   "responded_at": str(event.get("responded_at")),
+                   "reviewed_digest": asked[-1].payload.get("reviewed_digest", "") if asked else ""}
         document = [approval_document(run, self.role, user, payload)]
         if choice != self.APPROVE:
             run.record("approval_rejected", "rejected", payload, document, actor=user)

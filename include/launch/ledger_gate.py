@@ -17,11 +17,15 @@ Pure functions of the plan and the rows: each requirement is tested without Airf
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from typing import Any
 
 from include.launch.spec import BUILTIN_GATES, PRE_CHECKS, VERIFY, PhaseSpec
 
 PASSING = ("successful", "not_applicable")
+ANSWER_FORM = ("comment",)  # an approval task's own form field, merged into its params: not the trigger form
 REFUSED = "gate_bypass_refused"
 
 
@@ -43,6 +47,46 @@ def _check_problems(rows: list[Any], group: str, names: list[str]) -> list[str]:
         elif row.outcome not in PASSING:
             problems.append(f"{group}.{name}: its latest result is {row.outcome!r}, not a pass")
     return problems
+
+
+def reviewed(rows: list[Any], params: dict[str, Any]) -> dict[str, Any]:
+    """What an approver is shown, exactly: each pre-check's latest recorded result (its row hash,
+    which covers its evidence files' hashes) and the change the trigger form asks for."""
+    latest = _latest_results(rows, PRE_CHECKS)
+    form = {key: value for key, value in params.items() if key not in ANSWER_FORM}
+    return {"checks": {name: row.row_hash for name, row in sorted(latest.items())},
+            "evidence": {ref["path"]: ref["sha256"] for row in latest.values() for ref in row.evidence},
+            "params": form}
+
+
+def reviewed_digest(rows: list[Any], params: dict[str, Any]) -> str:
+    document = json.dumps(reviewed(rows, params), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def changed_evidence(rows: list[Any], read: Callable[[str], bytes]) -> list[str]:
+    """Evidence files the pre-checks recorded whose content is no longer what was approved."""
+    problems = []
+    for path, sha in reviewed(rows, {})["evidence"].items():
+        try:
+            now = hashlib.sha256(read(path)).hexdigest()
+        except OSError as exc:
+            problems.append(f"evidence {path} is unreadable since it was approved ({type(exc).__name__})")
+            continue
+        if now != sha:
+            problems.append(f"evidence {path} changed since it was approved")
+    return problems
+
+
+def _void_problems(rows: list[Any], params: dict[str, Any], read: Callable[[str], bytes] | None) -> list[str]:
+    """An approval is void when what it reviewed differs from what the change would now act on."""
+    current = reviewed_digest(rows, params)
+    problems = [f"approval by {row.actor} is void: what it reviewed (digest "
+                f"{str(row.payload['reviewed_digest'])[:12]}) differs from the pre-check results and change now "
+                f"(digest {current[:12]})"
+                for row in rows if row.event == "approval_given" and row.payload.get("reviewed_digest")
+                and row.payload["reviewed_digest"] != current]
+    return problems + (changed_evidence(rows, read) if read is not None else [])
 
 
 def _approval_problems(spec: PhaseSpec, rows: list[Any], triggering_user: str, after_seq: int) -> list[str]:
@@ -92,20 +136,25 @@ def _freeze_problems(spec: PhaseSpec, rows: list[Any], triggering_user: str) -> 
             f"{sorted(allowed)} is in the ledger"]
 
 
-def missing_before_change(spec: PhaseSpec, rows: list[Any], triggering_user: str) -> list[str]:
-    """What this run's ledger lacks before a change may act ([] when nothing)."""
+def missing_before_change(spec: PhaseSpec, rows: list[Any], triggering_user: str,
+                          params: dict[str, Any] | None = None,
+                          read: Callable[[str], bytes] | None = None) -> list[str]:
+    """What this run's ledger lacks before a change may act ([] when nothing). ``params``: the
+    run's trigger form, compared with what each approval reviewed; ``read``: re-reads the pre-checks'
+    evidence files (an approval is void once one changed)."""
     names = list(BUILTIN_GATES) + [check.name for check in spec.pre_checks]
     problems = _check_problems(rows, PRE_CHECKS, names)
     results = _latest_results(rows, PRE_CHECKS)
     after = max((results[name].seq for name in names if name in results), default=0)
     problems += _freeze_problems(spec, rows, triggering_user)
     problems += _approval_problems(spec, rows, triggering_user, after)
-    return problems
+    return problems + _void_problems(rows, params or {}, read)
 
 
-def missing_before_completion(spec: PhaseSpec, rows: list[Any], triggering_user: str, dry_run: bool) -> list[str]:
+def missing_before_completion(spec: PhaseSpec, rows: list[Any], triggering_user: str, dry_run: bool,
+                              params: dict[str, Any] | None = None) -> list[str]:
     """What this run's ledger lacks before the phase may be marked completed ([] when nothing)."""
-    problems = missing_before_change(spec, rows, triggering_user)
+    problems = missing_before_change(spec, rows, triggering_user, params)
     if not spec.has_change or dry_run:
         return problems
     applied = [row for row in rows if row.event == "change_applied"]

@@ -214,10 +214,12 @@ def require_gates(run: PhaseRun, completing: bool = False) -> None:
     """Refuse to act (or to complete) unless this run's ledger holds every gate's own record: a task
     marked success by hand, or an answer by the wrong person, leaves none. A P1: row, Slack, fail."""
     from include.launch import ledger_gate
+    from include.launch.evidence import read_url
 
     rows = run.own_rows()
-    missing = (ledger_gate.missing_before_completion(run.spec, rows, run.triggering_user, run.dry_run) if completing
-               else ledger_gate.missing_before_change(run.spec, rows, run.triggering_user))
+    missing = (ledger_gate.missing_before_completion(run.spec, rows, run.triggering_user, run.dry_run, run.params)
+               if completing else
+               ledger_gate.missing_before_change(run.spec, rows, run.triggering_user, run.params, read_url))
     if not missing:
         return
     what = "marked completed" if completing else "changed"

@@ -72,6 +72,14 @@ def checks_removed(plan: dict[str, Any]) -> None:
         phase["pre_checks"], phase["verify"] = [], []
 
 
+def change_only(plan: dict[str, Any]) -> None:
+    """Phase 1 as approval and change alone: no plug-in checks, no verification, no soak (for tests
+    of what happens around a completed change, such as its manual rollback)."""
+    phase = next(p for p in plan["phases"] if p["id"] == "phase1_pool_scaling")
+    phase["pre_checks"], phase["verify"], phase["rollback_triggers"] = [], [], []
+    phase.pop("soak", None)
+
+
 def only_the_load_gates(plan: dict[str, Any]) -> None:
     """Phase 1 with no pre-checks or verification but the synthetic load, the two latency baselines
     and the health endpoints: for tests whose subject is a fault in the change, the soak or the rollback.

@@ -5,6 +5,7 @@ stack's bypass by hand: tests/e2e/test_gate_bypass.py)."""
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,11 @@ class FakeRow:
     actor: str = "operator"
     task_id: str = ""
     payload: dict[str, Any] = field(default_factory=dict)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def row_hash(self) -> str:
+        return f"hash-{self.seq}-{self.outcome}"
 
 
 def spec_of(plan: str, phase_id: str, edit: Any = None) -> PhaseSpec:
@@ -174,3 +180,32 @@ def test_the_status_table_shows_a_refused_bypass_as_refused(fresh_db: str) -> No
                             event=event, outcome=outcome, actor="operator", payload={}, evidence=[]))
     phase1 = phase_statuses(PHASE1.plan, ledger)[0]
     assert (phase1.status, phase1.outcome) == ("REFUSED", "gate bypass refused (P1)")
+
+
+def test_an_approval_is_void_when_what_it_reviewed_changed() -> None:
+    """The approval records the digest of the pre-check results and the change it was shown; a
+    pre-check run again, or other form values, make it void."""
+    rows = run_rows(PHASE1, completed=False)
+    approval = rows[-1]
+    approval.payload["reviewed_digest"] = ledger_gate.reviewed_digest(rows, {"pool_max": 120})
+    assert ledger_gate.missing_before_change(PHASE1, rows, "operator", {"pool_max": 120}) == []
+    assert ledger_gate.reviewed_digest(rows, {"pool_max": 120, "comment": ""}) == approval.payload["reviewed_digest"]
+    problems = ledger_gate.missing_before_change(PHASE1, rows, "operator", {"pool_max": 190})
+    assert len(problems) == 1 and problems[0].startswith("approval by exec_approver is void: what it reviewed")
+
+
+def test_an_approval_is_void_when_a_reviewed_evidence_file_changed() -> None:
+    rows = run_rows(PHASE1, completed=False)
+    baseline = next(r for r in rows if r.task_id == "pre_checks.load_baseline")
+    baseline.evidence = [{"path": "/evidence/pre_change_latency.json", "sha256": hashlib.sha256(b"p95 12").hexdigest()}]
+    files = {"/evidence/pre_change_latency.json": b"p95 12"}
+    assert ledger_gate.missing_before_change(PHASE1, rows, "operator", read=files.__getitem__) == []
+    files["/evidence/pre_change_latency.json"] = b"p95 4"
+    assert ledger_gate.missing_before_change(PHASE1, rows, "operator", read=files.__getitem__) == [
+        "evidence /evidence/pre_change_latency.json changed since it was approved"]
+
+    def gone(path: str) -> bytes:
+        raise FileNotFoundError(path)
+
+    (problem,) = ledger_gate.missing_before_change(PHASE1, rows, "operator", read=gone)
+    assert "is unreadable since it was approved (FileNotFoundError)" in problem

@@ -20,8 +20,7 @@ from include.launch.plan import load_plan
 from include.launch.spec import build_phase_spec
 from include.launch.status import phase_statuses
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
-from tests.harness.latency import latency_cannot_decide
-from tests.harness.phase import build_variant, only_the_load_gates, phase1_conf
+from tests.harness.phase import build_variant, change_only
 
 _launches = itertools.count(1)
 REASON = "Customers report slow invoices since the pool change."
@@ -58,11 +57,11 @@ def pools(env: dict[str, Any]) -> list[tuple[int, int]]:
 
 
 def test_the_lead_rolls_back_a_completed_phase_alone(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
-    phase1 = build_variant("accubooks", "phase1_pool_scaling", own_launch, dag_test_is_the_lead, only_the_load_gates,
-                           latency_cannot_decide)
-    dag_run, _ = run_dag(phase1, client=approvals, conf=phase1_conf(monitor_minutes=0.1, sample_interval_seconds=2),
+    phase1 = build_variant("accubooks", "phase1_pool_scaling", own_launch, dag_test_is_the_lead, change_only)
+    dag_run, _ = run_dag(phase1, client=approvals, conf={"pool_max": 120, "pool_min": 20, "rollback_watch_minutes": 0},
                          answers=[Answer("approve", user="exec_approver", params={"comment": "reviewed"})])
-    assert dag_run.state == "success" and pools(launch_env) == [(120, 20), (120, 20)]
+    assert dag_run.state == "success", [r.payload for r in Ledger(launch_env["ledger"]).rows() if r.outcome == "failed"]
+    assert pools(launch_env) == [(120, 20), (120, 20)]
 
     plan_file = plan_file_of(phase1)
     rollback = rollback_dag(plan_file).test(run_conf={"phase": "phase1_pool_scaling", "reason": REASON})
@@ -86,7 +85,7 @@ def test_the_lead_rolls_back_a_completed_phase_alone(launch_env: dict[str, Any],
 
 
 def test_only_the_plans_role_may_roll_back(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
-    phase1 = build_variant("accubooks", "phase1_pool_scaling", own_launch, only_the_load_gates)
+    phase1 = build_variant("accubooks", "phase1_pool_scaling", own_launch, change_only)
     before = pools(launch_env)
     rollback = rollback_dag(plan_file_of(phase1)).test(run_conf={"phase": "phase1_pool_scaling", "reason": REASON})
     assert rollback.state == "failed"
