@@ -24,7 +24,17 @@ from include.launch.ledger import Ledger
 from include.launch.runtime import run_folder
 from tests.harness.faults import kill_task_process
 from tests.harness.latency import latency_cannot_decide
-from tests.harness.phase import build_variant, checks_removed, freeze_covering_now, only_the_load_gates, phase1_conf
+from tests.harness.phase import (
+    build_variant,
+    change_only,
+    checks_removed,
+    dag_from_plan_file,
+    freeze_covering_now,
+    only_the_load_gates,
+    own_launch_id,
+    phase1_conf,
+    plan_file_of,
+)
 from tests.launch.phase1.conftest import ROLLBACK_PLAN, write_backup_status
 
 pytestmark = pytest.mark.serial  # a whole Airflow: run alone, after the parallel tests (see Makefile)
@@ -178,10 +188,13 @@ def test_inside_a_freeze_refused_then_completed_with_an_override(stack: dict[str
     operator may not approve it, another person does, and the run completes with the override in
     the ledger, in Slack and in the phase report (two people: tests/launch/test_freeze_override_dag.py)."""
     airflow: AirflowStack = stack["airflow"]
-    dag = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates, latency_cannot_decide,
-                        freeze_covering_now(second_approval=False), folder=scratch_dags(airflow.home))
+    # The freeze's path through the real stack: the built-in gates, the override, the approval, the
+    # change and its report; the load gates and the soak have tests of their own.
+    dag = build_variant("accubooks", "phase1_pool_scaling", change_only, freeze_covering_now(second_approval=False),
+                        folder=scratch_dags(airflow.home))
     operator = airflow.rest("operator")
-    refused = operator.trigger(dag.dag_id, {**CONF, "pool_max": 110})
+    conf = {key: value for key, value in CONF.items() if key in dag.params}
+    refused = operator.trigger(dag.dag_id, {**conf, "pool_max": 110})
     assert operator.wait_for_end(dag.dag_id, refused) == "failed"
     assert operator.task_states(dag.dag_id, refused)["pre_checks.freeze_window"] == "failed"
     summary = next(r for r in _run_rows(stack["ledger"], refused)
@@ -189,7 +202,7 @@ def test_inside_a_freeze_refused_then_completed_with_an_override(stack: dict[str
     assert "inside change freeze test_freeze" in summary and "freeze_override_justification" in summary
 
     eng_lead, executive = airflow.rest("eng_lead"), airflow.rest("exec_approver")
-    run_id = operator.trigger(dag.dag_id, {**CONF, "pool_max": 110, "freeze_override_justification": JUSTIFICATION})
+    run_id = operator.trigger(dag.dag_id, {**conf, "pool_max": 110, "freeze_override_justification": JUSTIFICATION})
     eng_lead.wait_for_approval(dag.dag_id, run_id, "freeze_override")
     assert operator.answer(dag.dag_id, run_id, "freeze_override").status_code == 403  # the requester may not
     assert eng_lead.answer(dag.dag_id, run_id, "freeze_override", params={"comment": "low risk"}).status_code == 200
@@ -259,3 +272,41 @@ def test_a_soak_marked_success_by_hand_is_never_completed(stack: dict[str, Any])
     events = [r.event for r in _run_rows(stack["ledger"], run_id)]
     assert "phase_completed" not in events and "rollback_completed" in events
     assert _pools(stack["target"]) == before
+
+
+def test_the_engineering_lead_rolls_back_a_completed_phase_and_phase2_waits(stack: dict[str, Any]) -> None:
+    """Seed 000 on the real stack: Phase 1 completes; the engineering lead (alone, no approval) rolls
+    it back from the launch's manual-rollback DAG; the operator may not; Phase 2's order gate refuses."""
+    airflow: AirflowStack = stack["airflow"]
+    folder = scratch_dags(airflow.home)
+    phase1 = build_variant("accubooks", "phase1_pool_scaling", own_launch_id, change_only, checks_removed,
+                           folder=folder)
+    plan_file = plan_file_of(phase1, folder)
+    rollback = dag_from_plan_file(plan_file, "manual_rollback_dag(PLAN)", "rollback")
+    phase2 = dag_from_plan_file(plan_file, "phase_dag(PLAN, 'phase2_monitoring')", "phase2")
+    operator, executive, lead = airflow.rest("operator"), airflow.rest("exec_approver"), airflow.rest("eng_lead")
+    before = _pools(stack["target"])
+    run_id = operator.trigger(phase1.dag_id, {"pool_max": 125, "pool_min": 20, "rollback_watch_minutes": 0})
+    executive.wait_for_approval(phase1.dag_id, run_id, "approve")
+    assert executive.answer(phase1.dag_id, run_id, "approve", params={"comment": "checked"}).status_code == 200
+    assert operator.wait_for_end(phase1.dag_id, run_id) == "success"
+    assert _pools(stack["target"]) == [(125, 20), (125, 20)]
+
+    ask = {"phase": "phase1_pool_scaling", "reason": "Invoices slowed down after the pool change."}
+    refused = operator.trigger(rollback.dag_id, ask)
+    assert operator.wait_for_end(rollback.dag_id, refused) == "failed"  # only the Engineering Lead
+    assert _pools(stack["target"]) == [(125, 20), (125, 20)]
+    undone = lead.trigger(rollback.dag_id, ask)
+    assert lead.wait_for_end(rollback.dag_id, undone) == "success"
+    assert _pools(stack["target"]) == before
+    rows = _run_rows(stack["ledger"], undone)
+    (done,) = [r for r in rows if r.event == "manual_rollback_completed"]
+    assert done.actor == "eng_lead" and done.payload["of_run"] == run_id
+    assert not [r for r in rows if r.event.startswith("approval")]  # alone, as the plan allows
+
+    waiting = operator.trigger(phase2.dag_id, {})
+    assert operator.wait_for_end(phase2.dag_id, waiting) == "failed"
+    order = next(r for r in _run_rows(stack["ledger"], waiting)
+                 if r.event == "check_result" and r.payload["check"] == "phase_order")
+    assert order.outcome == "failed" and "was rolled back by hand by eng_lead" in order.payload["summary"]
+    assert Ledger(stack["ledger"]).verify() == []

@@ -72,6 +72,12 @@ def checks_removed(plan: dict[str, Any]) -> None:
         phase["pre_checks"], phase["verify"] = [], []
 
 
+def own_launch_id(plan: dict[str, Any]) -> None:
+    """A launch id of the variant's own: launch-wide DAGs (the manual rollback) are named after it,
+    and its lock and ledger rows stay apart from the shipped launch's."""
+    plan["launch"]["id"] = f"acc_{os.getpid()}_{next(_counter)}"
+
+
 def change_only(plan: dict[str, Any]) -> None:
     """Phase 1 as approval and change alone: no plug-in checks, no verification, no soak (for tests
     of what happens around a completed change, such as its manual rollback)."""
@@ -131,3 +137,24 @@ def build_variant(plan_name: str, phase_id: str, *edits: Edit, folder: Path | No
                   shorten: bool = True) -> Any:
     """A phase DAG from a plan variant (a unique dag_id per call)."""
     return write_variant(plan_name, "phase_dag", phase_id, *edits, folder=folder, shorten=shorten)
+
+
+def plan_file_of(dag: Any, folder: Path | None = None) -> Path:
+    """The plan file ``write_variant`` wrote for this DAG (its dag id ends with the variant's suffix)."""
+    suffix = "_".join(dag.dag_id.split("_")[-2:])
+    path = (folder or scratch_dags(Path(os.environ["AIRFLOW_HOME"]))) / f"plan_{suffix}.yaml"
+    assert path.is_file(), path
+    return path
+
+
+def dag_from_plan_file(plan_file: Path, call: str, name: str) -> Any:
+    """Another DAG of a variant's plan (``call``: e.g. ``phase_dag(PLAN, 'phase2_monitoring')``, PLAN
+    standing for the plan file), written beside it as ``<name>_<plan>.py``; return the parsed DAG."""
+    dag_file = plan_file.with_name(f"{name}_{plan_file.stem}.py")
+    loader = call.split("(", 1)[0]
+    dag_file.write_text(f"# Airflow DAG: another DAG of a test plan variant\nfrom include.launch.dags import {loader}\n"
+                        f"dag = {call.replace('PLAN', repr(str(plan_file)))}\n")
+    bag = DagBag(dag_folder=str(dag_file))
+    assert not bag.import_errors, bag.import_errors
+    (dag,) = bag.dags.values()
+    return dag

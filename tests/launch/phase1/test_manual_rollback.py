@@ -4,13 +4,8 @@ real two-replica target (the real stack's proof is a follow-up: see the closing 
 
 from __future__ import annotations
 
-import itertools
-import os
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-
-from airflow.dag_processing.dagbag import DagBag
 
 from include.launch import steps
 from include.launch.evidence import read_url
@@ -20,15 +15,9 @@ from include.launch.plan import load_plan
 from include.launch.spec import build_phase_spec
 from include.launch.status import phase_statuses
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
-from tests.harness.phase import build_variant, change_only
+from tests.harness.phase import build_variant, change_only, dag_from_plan_file, own_launch_id, plan_file_of
 
-_launches = itertools.count(1)
 REASON = "Customers report slow invoices since the pool change."
-
-
-def own_launch(plan: dict[str, Any]) -> None:
-    """A launch id of its own: the manual-rollback DAG is named after the launch."""
-    plan["launch"]["id"] = f"acc_mr_{os.getpid()}_{next(_launches)}"
 
 
 def dag_test_is_the_lead(plan: dict[str, Any]) -> None:
@@ -37,19 +26,11 @@ def dag_test_is_the_lead(plan: dict[str, Any]) -> None:
     phase["approval"]["approvers"].append({"id": "dag_test", "name": "Lead (test)", "role": "Engineering Lead"})
 
 
-def plan_file_of(dag: Any) -> Path:
-    suffix = "_".join(dag.dag_id.split("_")[-2:])
-    return Path(os.environ["AIRFLOW_HOME"]) / "scratch_dags" / f"plan_{suffix}.yaml"
+def rollback_dag(plan_file: Any) -> Any:
+    return dag_from_plan_file(plan_file, "manual_rollback_dag(PLAN)", "rollback")
 
 
-def rollback_dag(plan_file: Path) -> Any:
-    dag_file = plan_file.with_name(f"rollback_{plan_file.stem}.py")
-    dag_file.write_text("# Airflow DAG: a test launch's manual rollback\nfrom include.launch.dags import "
-                        f"manual_rollback_dag\ndag = manual_rollback_dag({str(plan_file)!r})\n")
-    bag = DagBag(dag_folder=str(dag_file))
-    assert not bag.import_errors, bag.import_errors
-    (dag,) = bag.dags.values()
-    return dag
+ASK = {"phase": "phase1_pool_scaling", "reason": REASON}
 
 
 def pools(env: dict[str, Any]) -> list[tuple[int, int]]:
@@ -57,14 +38,14 @@ def pools(env: dict[str, Any]) -> list[tuple[int, int]]:
 
 
 def test_the_lead_rolls_back_a_completed_phase_alone(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
-    phase1 = build_variant("accubooks", "phase1_pool_scaling", own_launch, dag_test_is_the_lead, change_only)
+    phase1 = build_variant("accubooks", "phase1_pool_scaling", own_launch_id, dag_test_is_the_lead, change_only)
     dag_run, _ = run_dag(phase1, client=approvals, conf={"pool_max": 120, "pool_min": 20, "rollback_watch_minutes": 0},
                          answers=[Answer("approve", user="exec_approver", params={"comment": "reviewed"})])
     assert dag_run.state == "success", [r.payload for r in Ledger(launch_env["ledger"]).rows() if r.outcome == "failed"]
     assert pools(launch_env) == [(120, 20), (120, 20)]
 
     plan_file = plan_file_of(phase1)
-    rollback = rollback_dag(plan_file).test(run_conf={"phase": "phase1_pool_scaling", "reason": REASON})
+    rollback = rollback_dag(plan_file).test(run_conf=ASK)
     assert rollback.state == "success"
     assert pools(launch_env) == [(50, 10), (50, 10)]  # the completed run's snapshot, on every replica
     ledger = Ledger(launch_env["ledger"])
@@ -85,9 +66,9 @@ def test_the_lead_rolls_back_a_completed_phase_alone(launch_env: dict[str, Any],
 
 
 def test_only_the_plans_role_may_roll_back(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
-    phase1 = build_variant("accubooks", "phase1_pool_scaling", own_launch, change_only)
+    phase1 = build_variant("accubooks", "phase1_pool_scaling", own_launch_id, change_only)
     before = pools(launch_env)
-    rollback = rollback_dag(plan_file_of(phase1)).test(run_conf={"phase": "phase1_pool_scaling", "reason": REASON})
+    rollback = rollback_dag(plan_file_of(phase1)).test(run_conf=ASK)
     assert rollback.state == "failed"
     (refused,) = Ledger(launch_env["ledger"]).rows(event=REFUSED)
     assert "'dag_test' may not roll back phase1_pool_scaling: only ['eng_lead'] (Engineering Lead)" \
