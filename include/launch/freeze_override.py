@@ -19,7 +19,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowFailException
 
-from include.launch.freeze import OVERRIDE_GRANTED, OVERRIDE_PARAM, describe, override_expiry, pre_check
+from include.launch.freeze import OVERRIDE_GRANTED, OVERRIDE_PARAM, describe, freeze_at, override_expiry, pre_check
 from include.launch.plan.models import Approver, FreezeWindow
 from include.launch.spec import PhaseSpec
 from include.launch.vocabulary import Outcome
@@ -151,8 +151,6 @@ class FreezeOverrideOperator(ApprovalOperator):
                                            f"until {grant['expires_at']}"}
 
     def _grant(self, run: Any, window: FreezeWindow, requested: dict[str, Any]) -> dict[str, Any]:
-        from include.launch.freeze import freeze_at
-
         now = datetime.now(UTC)
         freeze = freeze_at([window], now)
         approvals = [row for row in run.own_rows(APPROVED) if row.payload.get("window") == window.name]

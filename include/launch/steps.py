@@ -210,16 +210,18 @@ def _conclude(run: PhaseRun, context: Any, name: str, kind: str, measure: Callab
 
 # --- the ledger decides -----------------------------------------------------------------------
 
-def require_gates(run: PhaseRun, completing: bool = False) -> None:
+def require_gates(run: PhaseRun, completing: bool = False, reread_evidence: bool = False) -> None:
     """Refuse to act (or to complete) unless this run's ledger holds every gate's own record: a task
-    marked success by hand, or an answer by the wrong person, leaves none. A P1: row, Slack, fail."""
+    marked success by hand, or an answer by the wrong person, leaves none. A P1: row, Slack, fail.
+    ``reread_evidence``: also re-read the files the approval reviewed (once, right before the change)."""
     from include.launch import ledger_gate
     from include.launch.evidence import read_url
 
     rows = run.own_rows()
     missing = (ledger_gate.missing_before_completion(run.spec, rows, run.triggering_user, run.dry_run, run.params)
                if completing else
-               ledger_gate.missing_before_change(run.spec, rows, run.triggering_user, run.params, read_url))
+               ledger_gate.missing_before_change(run.spec, rows, run.triggering_user, run.params,
+                                                 read_url if reread_evidence else None))
     if not missing:
         return
     what = "marked completed" if completing else "changed"
@@ -254,7 +256,7 @@ def apply_change(spec: PhaseSpec, context: Any) -> dict[str, Any]:
     if not snapshot:
         raise AirflowFailException("no snapshot from snapshot_before; refusing to change what cannot be restored")
     refuse_second_change(run, ("change_applied", "rollback_started"))
-    require_gates(run)
+    require_gates(run, reread_evidence=True)
     freeze_guard(run, datetime.now(UTC))  # the approval may have come hours after the pre-check
     context["ti"].xcom_push(key=CHANGE_STARTED_KEY, value=True)
     after = applier_for(spec, run.params).apply(run, snapshot)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -90,5 +91,7 @@ def test_a_freeze_override_sits_between_the_pre_checks_and_the_approval(dagbag: 
             assert tasks["freeze_override"].upstream_task_ids >= {"pre_checks.freeze_window"}
             assert tasks["freeze_override_second"].upstream_task_ids == {"freeze_override"}
             assert tasks["freeze_override_second"].downstream_task_ids & {"approve", "propose"}, dag_id
+            # the plan's override.timeout_minutes (240): an unanswered request changes nothing after it
+            assert tasks["freeze_override"].response_timeout == timedelta(minutes=240), dag_id
         else:
             assert "freeze_override" not in tasks and "freeze_override_justification" not in dag.params, dag_id
