@@ -59,8 +59,8 @@ STEPS = [
     Step("accubooks_phase1_pool_scaling", "exec_approver", {
         "monitor_minutes": 1, "sample_interval_seconds": 10, "synthetic_requests": 500, "concurrency": 10,
         "rollback_watch_minutes": 0}),
-    Step("accubooks_phase2_monitoring", "eng_lead", {}),
-    Step("accubooks_phase3_beta", "eng_lead", {
+    Step("accubooks_phase2_monitoring", "exec_approver", {}),
+    Step("accubooks_phase3_beta", "exec_approver", {
         "monitor_minutes": 0.5, "sample_interval_seconds": 10, "rollback_watch_minutes": 0}),
     Step("accubooks_phase4_post_beta_review", "exec_approver", {}),
 ]
@@ -197,7 +197,7 @@ def run_step(stack: dict[str, Any], step: Step) -> tuple[str, str]:
                        if item["task_instance"]["task_id"] == task_id)
         option = (pending.get("defaults") or pending["options"])[0]  # a decision: the review's recommendation
         comment = "Justification read; the rehearsal may run in the freeze." if task_id in OVERRIDE_ANSWERERS \
-            else "Evidence reviewed."
+            else "Reviewed the pre-check results and the change shown."
         answer = approver.answer(step.dag_id, run_id, task_id, option=option, params={"comment": comment})
         say(f"{step.dag_id}: {task_id}: {option!r} by {person} (HTTP {answer.status_code})")
         if task_id == step.approval_task:

@@ -27,7 +27,7 @@ class LaunchApprovalOperator(ApprovalOperator):
 
     def __init__(self, *, spec: PhaseSpec, role: str = "", **kwargs: Any) -> None:
         approval = spec.phase.approval
-        approvers = [a for a in approval.approvers if not role or a.role == role]
+        approvers = approval.answerers(role)
         if not approvers:
             raise ValueError(f"{spec.dag_id}: no approver holds role {role!r}")
         kwargs.pop("params", None)  # DAG-level params arrive here; the form shows only the comment
@@ -37,8 +37,7 @@ class LaunchApprovalOperator(ApprovalOperator):
             body=approval_body(spec, role),
             assigned_users=[{"id": a.id, "name": a.name} for a in approvers],
             response_timeout=timedelta(minutes=approval.timeout_minutes),
-            params={"comment": Param("", type="string", title="Comment",
-                                     description="What you reviewed; required when you reject.")},
+            params={"comment": comment_param(approval.comment_min_chars)},
             **kwargs,
         )
         self.spec = spec
@@ -100,6 +99,13 @@ class LaunchApprovalOperator(ApprovalOperator):
             run.record("four_eyes_violation", Outcome.FAILED.value, {"user": user, "role": self.role}, actor=user)
             raise AirflowFailException(f"{user!r} already signed another role of this run; sign-offs need "
                                        "different people")
+        short = comment_refusal(comment, self.spec.phase.approval.comment_min_chars)
+        if short:
+            run.record("approval_refused", Outcome.FAILED.value, {"role": self.role, "choice": choice,
+                                                                  "comment": comment, "reason": short}, actor=user)
+            run.notify("approval_refused", f"{choice} by {name} refused: {short}. Please answer again.",
+                       details={"Approver": name})
+            return self.execute(context)  # the same question again (the earlier response is cleared)
         asked = [row for row in run.own_rows("approval_requested") if row.payload.get("role") == self.role]
         payload = {"role": self.role, "choice": choice, "comment": comment, "responder_name": name,
                    "responded_at": str(event.get("responded_at")),
@@ -114,6 +120,21 @@ class LaunchApprovalOperator(ApprovalOperator):
         run.notify("approved", f"Approved by {name}" + (f": {comment}" if comment else ""),
                    details={"Approver": name})
         return super().execute_complete(context, event)
+
+
+def comment_param(min_chars: int) -> Param:
+    """The answer form's comment; the form says how long it must be (the answer is checked anyway)."""
+    rule = f"Required, at least {min_chars} characters: what you reviewed, or why you reject." if min_chars \
+        else "What you reviewed; say why when you reject."
+    return Param("", type="string", title="Comment", description=rule)
+
+
+def comment_refusal(comment: str, min_chars: int) -> str:
+    """Why a comment cannot be accepted ('' when it can): the plan's written-approval rule."""
+    length = len(comment.strip())
+    if length < min_chars:
+        return f"the comment has {length} characters; this approval needs at least {min_chars}, in writing"
+    return ""
 
 
 def approval_body(spec: PhaseSpec, role: str = "") -> str:

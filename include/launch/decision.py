@@ -25,6 +25,7 @@ from airflow.providers.standard.operators.hitl import HITLBranchOperator
 from airflow.sdk import Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from include.launch.approval import comment_refusal
 from include.launch.spec import PhaseSpec
 from include.launch.vocabulary import Outcome
 
@@ -77,7 +78,7 @@ class LaunchDecisionOperator(HITLBranchOperator):
             options=options,
             options_mapping=dict.fromkeys(options, next_task_id),
             multiple=False,
-            assigned_users=[{"id": a.id, "name": a.name} for a in approval.approvers],
+            assigned_users=[{"id": a.id, "name": a.name} for a in approval.answerers()],
             response_timeout=timedelta(minutes=approval.timeout_minutes),
             params={"comment": Param("", type="string", title="Comment",
                                      description="Required: what you reviewed; if you decide against the "
@@ -93,10 +94,11 @@ class LaunchDecisionOperator(HITLBranchOperator):
         return dict(value) if isinstance(value, dict) else {}
 
     def execute(self, context: Any) -> Any:
+        from include.launch.ledger_gate import reviewed_digest
         from include.launch.runtime import PhaseRun
 
         run = PhaseRun.from_context(self.spec, context)
-        approvers = self.spec.phase.approval.approvers
+        approvers = self.spec.phase.approval.answerers()
         excluded = {run.triggering_user} if self.spec.phase.approval.four_eyes else set()
         eligible = [a for a in approvers if a.id not in excluded]
         if not eligible:
@@ -109,7 +111,8 @@ class LaunchDecisionOperator(HITLBranchOperator):
         self.defaults = [recommendation] if recommendation in self.options else None
         self.body = decision_body(self.spec, proposal)
         run.record("decision_requested", "", {"options": self.options, "recommendation": recommendation,
-                                              "assigned": [a.id for a in eligible]})
+                                              "assigned": [a.id for a in eligible],
+                                              "reviewed_digest": reviewed_digest(run.own_rows(), run.params)})
         return super().execute(context)
 
     # -- the answer ----------------------------------------------------------------------------
@@ -134,16 +137,18 @@ class LaunchDecisionOperator(HITLBranchOperator):
             run.record("four_eyes_violation", Outcome.FAILED.value, {"user": user}, actor=user)
             raise AirflowFailException(f"four-eyes: {user!r} triggered this run and may not decide it")
         against = recommendation is not None and choice != recommendation
-        problem = refusal(comment, against, recommendation)
+        problem = refusal(comment, against, recommendation, self.spec.phase.approval.comment_min_chars)
         if problem:
             run.record("decision_refused", Outcome.FAILED.value, {"choice": choice, "recommendation": recommendation,
                                                                   "comment": comment, "reason": problem}, actor=user)
             run.notify("decision_refused", f"Answer {choice} by {name} refused: {problem}. Please answer again.",
                        details={"Approver": name})
             return self.execute(context)  # the same question again (the earlier response is cleared)
+        asked = run.own_rows("decision_requested")
         payload = {"choice": choice, "recommendation": recommendation, "against_recommendation": against,
                    "comment": comment, "responder": user, "responder_name": name,
-                   "responded_at": str(event.get("responded_at")), "options": self.options}
+                   "responded_at": str(event.get("responded_at")), "options": self.options,
+                   "reviewed_digest": asked[-1].payload.get("reviewed_digest", "") if asked else ""}
         run.record(DECISION_GIVEN, choice, payload, actor=user)
         run.notify("decided", f"{name} decided {choice}" + (f" against the recommendation {recommendation}"
                                                             if against else "") + f": {comment}",
@@ -152,14 +157,14 @@ class LaunchDecisionOperator(HITLBranchOperator):
         return super().execute_complete(context, event)
 
 
-def refusal(comment: str, against: bool, recommendation: Any) -> str:
-    """Why an answer cannot be accepted, or '' when it can."""
+def refusal(comment: str, against: bool, recommendation: Any, min_chars: int = 0) -> str:
+    """Why an answer cannot be accepted, or '' when it can (``min_chars``: the plan's written-comment rule)."""
     if not comment:
         return "a comment is required"
     if against and len(comment) < OVERRIDE_REASON_MIN_CHARS:
         return (f"the answer differs from the recommendation {recommendation}: the comment must say why "
                 f"(at least {OVERRIDE_REASON_MIN_CHARS} characters)")
-    return ""
+    return comment_refusal(comment, min_chars)
 
 
 def decision_body(spec: PhaseSpec, proposal: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ from include.launch.spec import BUILTIN_GATES, PRE_CHECKS, VERIFY, PhaseSpec
 PASSING = ("successful", "not_applicable")
 ANSWER_FORM = ("comment",)  # an approval task's own form field, merged into its params: not the trigger form
 REFUSED = "gate_bypass_refused"
+ANSWERS = ("approval_given", "decision_given")  # what an approver said yes (or decided) with
 
 
 def _latest_results(rows: list[Any], group: str) -> dict[str, Any]:
@@ -84,25 +85,27 @@ def _void_problems(rows: list[Any], params: dict[str, Any], read: Callable[[str]
     problems = [f"approval by {row.actor} is void: what it reviewed (digest "
                 f"{str(row.payload['reviewed_digest'])[:12]}) differs from the pre-check results and change now "
                 f"(digest {current[:12]})"
-                for row in rows if row.event == "approval_given" and row.payload.get("reviewed_digest")
+                for row in rows if row.event in ANSWERS and row.payload.get("reviewed_digest")
                 and row.payload["reviewed_digest"] != current]
     return problems + (changed_evidence(rows, read) if read is not None else [])
 
 
 def _approval_problems(spec: PhaseSpec, rows: list[Any], triggering_user: str, after_seq: int) -> list[str]:
+    """Each answer the plan demands: by a person allowed to give it (the role's holders, the required
+    roles' holders), not the triggering user under four-eyes, after the pre-checks, each sign-off by
+    a different person, with the written comment the plan asks for."""
     approval = spec.phase.approval
-    by_id = {a.id: a for a in approval.approvers}
     excluded = {triggering_user} if approval.four_eyes else set()
     event = "decision_given" if approval.options else "approval_given"
     answers = [row for row in rows if row.event == event]
-    roles = approval.signoff_roles or [""]
     problems: list[str] = []
     signers: set[str] = set()
-    for role in roles:
+    for role in approval.signoff_roles or [""]:
         label = f"{role} sign-off" if role else ("decision" if approval.options else "approval")
-        valid = [row for row in answers if row.actor in by_id and row.actor not in excluded
-                 and row.seq > after_seq and row.actor not in signers
-                 and (not role or (row.payload.get("role") == role and by_id[row.actor].role == role))]
+        allowed = {a.id for a in approval.answerers(role)} - excluded
+        valid = [row for row in answers if row.actor in allowed and row.seq > after_seq and row.actor not in signers
+                 and (not role or row.payload.get("role") == role)
+                 and len(str(row.payload.get("comment") or "").strip()) >= approval.comment_min_chars]
         if valid:
             signers.add(valid[-1].actor)
             continue
@@ -110,9 +113,10 @@ def _approval_problems(spec: PhaseSpec, rows: list[Any], triggering_user: str, a
         if not seen:
             problems.append(f"{label}: no answer in the ledger (the approval task did not ask anyone)")
         else:
+            rule = f", with a comment of at least {approval.comment_min_chars} characters" \
+                if approval.comment_min_chars else ""
             problems.append(f"{label}: no valid answer (answered by {sorted({r.actor for r in seen})}; it needs one "
-                            f"of {sorted(a for a in by_id if a not in excluded)} after the pre-checks, each role "
-                            "a different person)")
+                            f"of {sorted(allowed)} after the pre-checks{rule}, each role a different person)")
     return problems
 
 

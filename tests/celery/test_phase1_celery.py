@@ -22,6 +22,7 @@ from include.devservices.postgres import PostgresServer, airflow_connection_json
 from include.devservices.slack_receiver import SlackReceiver
 from include.launch.evidence import EvidenceStore
 from include.launch.ledger import Ledger
+from tests.harness.answers import REVIEWED
 from tests.harness.latency import latency_cannot_decide
 from tests.harness.phase import build_variant, only_the_load_gates, phase1_conf
 from tests.launch.phase1.conftest import ROLLBACK_PLAN, write_backup_status
@@ -83,7 +84,7 @@ def test_phase1_on_celery_lands_on_both_workers(stack: dict[str, Any]) -> None:
     operator, approver = airflow.rest("operator"), airflow.rest("exec_approver")
     run_id = operator.trigger(dag_id, CONF)
     approver.wait_for_approval(dag_id, run_id, "approve")
-    assert approver.answer(dag_id, run_id, "approve", params={"comment": "checked on celery"}).status_code == 200
+    assert approver.answer(dag_id, run_id, "approve", params=REVIEWED).status_code == 200
     assert operator.wait_for_end(dag_id, run_id) == "success", operator.task_states(dag_id, run_id)
 
     response = operator._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})

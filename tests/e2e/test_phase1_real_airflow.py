@@ -22,6 +22,7 @@ from include.devservices.slack_receiver import SlackReceiver
 from include.launch.evidence import EvidenceStore
 from include.launch.ledger import Ledger
 from include.launch.runtime import run_folder
+from tests.harness.answers import REVIEWED
 from tests.harness.faults import kill_task_process
 from tests.harness.latency import latency_cannot_decide
 from tests.harness.phase import (
@@ -103,7 +104,7 @@ def test_phase1_through_the_rest_api(stack: dict[str, Any]) -> None:
     run_id = operator.trigger(dag_id, CONF)
     approver.wait_for_approval(dag_id, run_id, "approve")
     assert operator.answer(dag_id, run_id, "approve").status_code == 403  # four-eyes: the operator may not
-    assert approver.answer(dag_id, run_id, "approve", params={"comment": "checked"}).status_code == 200
+    assert approver.answer(dag_id, run_id, "approve", params=REVIEWED).status_code == 200
     _wait_for_task_state(operator, dag_id, run_id, "sustained_monitor", "up_for_reschedule")
     airflow.restart("scheduler")  # F11: between two soak samples, as a deploy of the scheduler would
     assert operator.wait_for_end(dag_id, run_id) == "success", operator.task_states(dag_id, run_id)
@@ -207,7 +208,7 @@ def test_inside_a_freeze_refused_then_completed_with_an_override(stack: dict[str
     assert operator.answer(dag.dag_id, run_id, "freeze_override").status_code == 403  # the requester may not
     assert eng_lead.answer(dag.dag_id, run_id, "freeze_override", params={"comment": "low risk"}).status_code == 200
     executive.wait_for_approval(dag.dag_id, run_id, "approve")
-    assert executive.answer(dag.dag_id, run_id, "approve", params={"comment": "checked"}).status_code == 200
+    assert executive.answer(dag.dag_id, run_id, "approve", params=REVIEWED).status_code == 200
     assert operator.wait_for_end(dag.dag_id, run_id) == "success", operator.task_states(dag.dag_id, run_id)
     assert _pools(stack["target"]) == [(110, 20), (110, 20)]
 
@@ -261,7 +262,7 @@ def test_a_soak_marked_success_by_hand_is_never_completed(stack: dict[str, Any])
     run_id = operator.trigger(dag.dag_id, {**phase1_conf(monitor_minutes=5, sample_interval_seconds=3),
                                            "pool_max": 130})
     approver.wait_for_approval(dag.dag_id, run_id, "approve")
-    assert approver.answer(dag.dag_id, run_id, "approve", params={"comment": "checked"}).status_code == 200
+    assert approver.answer(dag.dag_id, run_id, "approve", params=REVIEWED).status_code == 200
     _wait_for_task_state(operator, dag.dag_id, run_id, "sustained_monitor", "up_for_reschedule")
     assert operator.mark(dag.dag_id, run_id, "sustained_monitor").status_code == 200
     assert operator.wait_for_end(dag.dag_id, run_id) == "failed"
@@ -288,7 +289,7 @@ def test_the_engineering_lead_rolls_back_a_completed_phase_and_phase2_waits(stac
     before = _pools(stack["target"])
     run_id = operator.trigger(phase1.dag_id, {"pool_max": 125, "pool_min": 20, "rollback_watch_minutes": 0})
     executive.wait_for_approval(phase1.dag_id, run_id, "approve")
-    assert executive.answer(phase1.dag_id, run_id, "approve", params={"comment": "checked"}).status_code == 200
+    assert executive.answer(phase1.dag_id, run_id, "approve", params=REVIEWED).status_code == 200
     assert operator.wait_for_end(phase1.dag_id, run_id) == "success"
     assert _pools(stack["target"]) == [(125, 20), (125, 20)]
 

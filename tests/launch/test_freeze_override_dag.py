@@ -10,6 +10,7 @@ from typing import Any
 from include.launch.evidence import read_url
 from include.launch.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
+from tests.harness.answers import REVIEWED
 from tests.harness.phase import build_variant, checks_removed, freeze_covering_now
 
 JUSTIFICATION = "Customers cannot close their books: the pool is exhausted at month end."
@@ -49,7 +50,7 @@ def test_an_override_needs_two_people_other_than_the_requester(
         Answer("freeze_override", user="eng_lead", params={"comment": "pool fix is low risk"}),
         Answer("freeze_override_second", user="eng_lead"),                               # already approved: 403
         Answer("freeze_override_second", user="exec_approver", params={"comment": "agreed"}),
-        Answer("approve", user="exec_approver", params={"comment": "reviewed"}),
+        Answer("approve", user="exec_approver", params=REVIEWED),
     ]
     dag_run, results = run_dag(dag, conf={**DRY, "freeze_override_justification": JUSTIFICATION},
                                client=approvals, answers=answers)

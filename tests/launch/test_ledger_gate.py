@@ -41,6 +41,7 @@ def spec_of(plan: str, phase_id: str, edit: Any = None) -> PhaseSpec:
 
 
 PHASE1 = spec_of("accubooks", "phase1_pool_scaling")
+COMMENT = "reviewed the pre-checks and the change"
 
 
 def run_rows(spec: PhaseSpec, *, approver: str = "exec_approver", role: str = "", skip: str = "",
@@ -58,7 +59,7 @@ def run_rows(spec: PhaseSpec, *, approver: str = "exec_approver", role: str = ""
         add("check_result", "successful", f"pre_checks.{name}", check=name, measured=measured)
     if override:
         add("freeze_override_granted", "successful", "freeze_override", actor="eng_lead", **override)
-    add("approval_given", "successful", "approve", actor=approver, role=role)
+    add("approval_given", "successful", "approve", actor=approver, role=role, comment=COMMENT)
     if completed:
         add("change_applied", "successful", "apply_change")
         for check in spec.verify:
@@ -111,6 +112,31 @@ def test_an_answer_from_the_wrong_person_stops_the_change(approver: str, trigger
     assert problem.startswith("approval: no valid answer") and approver in problem
 
 
+def test_the_engineering_lead_cannot_stand_in_for_the_executive() -> None:
+    """Seed 000: written executive approval before every phase; the plan's ``required_roles``."""
+    assert PHASE1.phase.approval.required_roles == ["Executive"]
+    (problem,) = ledger_gate.missing_before_change(PHASE1, run_rows(PHASE1, approver="eng_lead"), "operator")
+    assert problem.startswith("approval: no valid answer (answered by ['eng_lead']; it needs one of ['exec_approver']")
+
+
+def test_an_approval_without_its_written_comment_does_not_count() -> None:
+    rows = run_rows(PHASE1, completed=False)
+    rows[-1].payload["comment"] = "ok"
+    (problem,) = ledger_gate.missing_before_change(PHASE1, rows, "operator")
+    assert "with a comment of at least 20 characters" in problem
+
+
+def test_a_decision_is_void_when_what_it_reviewed_changed() -> None:
+    review = spec_of("accubooks", "phase4_review")
+    rows = run_rows(review, skip="approval_given", completed=False)
+    rows.append(FakeRow(len(rows) + 1, "decision_given", "YES", "exec_approver", "approve",
+                        {"comment": COMMENT, "reviewed_digest": ledger_gate.reviewed_digest(rows, {})}))
+    assert ledger_gate.missing_before_change(review, rows, "operator") == []
+    rows[0].outcome = "not_applicable"  # a pre-check result rewritten after the decision: another row hash
+    problems = ledger_gate.missing_before_change(review, rows, "operator")
+    assert any(p.startswith("approval by exec_approver is void") for p in problems), problems
+
+
 def test_an_answer_before_the_pre_checks_does_not_count() -> None:
     rows = run_rows(PHASE1, completed=False)
     approval = rows.pop()
@@ -127,7 +153,8 @@ SIGNOFF = spec_of("reconciliation", "go_no_go")
 def signoff_rows(signers: list[tuple[str, str]]) -> list[FakeRow]:
     rows = run_rows(SIGNOFF, skip="approval_given", completed=False)
     for user, role in signers:
-        rows.append(FakeRow(len(rows) + 1, "approval_given", "successful", user, f"approve_{role}", {"role": role}))
+        rows.append(FakeRow(len(rows) + 1, "approval_given", "successful", user, f"approve_{role}",
+                            {"role": role, "comment": COMMENT}))
     return rows
 
 

@@ -87,6 +87,17 @@ INVALID: list[tuple[str, Mutation, str]] = [
     ("manual_rollback_of_no_change", lambda plan: plan["phases"][3].update(
         {"rollback": {"manual_by_role": "Executive"}, "change": None}),
      "phases[3].rollback.manual_by_role: the phase changes nothing"),
+    ("required_role_nobody_holds", _set("phases.0.approval.required_roles", ["CFO"]),
+     "phases[0].approval: required_roles: no approver holds role(s) ['CFO']"),
+    ("two_required_roles_one_answer", _set("phases.0.approval.required_roles", ["Executive", "Engineering Lead"]),
+     "cannot all be met; ask each role separately with signoff_roles"),
+    ("required_role_never_signed", _set("phases.0.approval.signoff_roles", ["Engineering Lead"]),
+     "required_roles: ['Executive'] not in signoff_roles, so nobody would be asked"),
+    ("negative_comment_length", _set("phases.0.approval.comment_min_chars", -1),
+     "phases[0].approval.comment_min_chars"),
+    ("approver_with_no_duty", lambda plan: plan["phases"][1]["approval"]["approvers"].append(
+        {"id": "eng_lead", "name": "Engineering Lead", "role": "Engineering Lead"}),
+     "phases[1].approval.approvers: eng_lead (Engineering Lead) is never asked and rolls nothing back"),
     ("freeze_override_unknown_key", _set("freeze_windows.0.override.two_people", True),
      "freeze_windows[0].override.two_people: unknown key"),
 ]

@@ -21,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict
 from include.demo_target import supervisor
 from include.launch.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
+from tests.harness.answers import REVIEWED
 from tests.harness.faults import WhenLedgerShows
 from tests.harness.phase import build_variant, only_the_load_gates, phase1_conf
 
@@ -28,7 +29,7 @@ from tests.harness.phase import build_variant, only_the_load_gates, phase1_conf
 pytestmark = [pytest.mark.slow, pytest.mark.serial]  # real faults and latency gates: measured alone
 
 FAST = phase1_conf(monitor_minutes=1, sample_interval_seconds=2)
-APPROVE = [Answer("approve", user="exec_approver", params={"comment": "reviewed"})]
+APPROVE = [Answer("approve", user="exec_approver", params=REVIEWED)]
 ADMIN_TOKEN = "admintok-RELIABILITY-0f9e8d7c6b5a"
 SLACK_PATH = "/services/T0RELIAB/B0RELIAB/slackSecretRELIABILITY42"
 DB_PASSWORD = "dbpass-RELIABILITY-1a2b3c"

@@ -149,6 +149,12 @@ def _phase_problems(where: str, phase: Phase) -> list[str]:
         problems.append(f"{where}.rollback.manual_by_role: the phase changes nothing, so nothing can be rolled back")
     if role and role not in {approver.role for approver in phase.approval.approvers}:
         problems.append(f"{where}.rollback.manual_by_role: no approver of this phase holds role {role!r}")
+    duties = {a.id for r in phase.approval.signoff_roles or [""] for a in phase.approval.answerers(r)}
+    idle = [a for a in phase.approval.approvers if a.id not in duties and not (role and a.role == role)]
+    for approver in idle:
+        problems.append(f"{where}.approval.approvers: {approver.id} ({approver.role or 'no role'}) is never asked and "
+                        f"rolls nothing back (required_roles {phase.approval.required_roles}); remove them or give "
+                        "them a duty")
     if phase.change is not None and phase.rollback_triggers and phase.rollback is None:
         problems.append(f"{where}.rollback: required when a phase has a change and rollback triggers")
     if phase.soak is not None and not (phase.success_criteria or phase.rollback_triggers):

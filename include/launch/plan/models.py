@@ -83,6 +83,13 @@ class Approval(Model):
     recommendation first, which the form preselects; a comment is required, and an answer against
     the recommendation needs a comment that says why. recommendation_from: the task whose return
     value's ``recommendation`` is preselected (default ``propose``).
+
+    required_roles: the answer must come from a holder of this role (seed 000: the executive approves
+    every phase); approvers holding other roles are listed for their other duties (a manual
+    rollback, a freeze override) and are never asked. One role without sign-offs; with
+    ``signoff_roles``, a subset of them. comment_min_chars: the answer, Approve or Reject, needs a
+    written comment of at least this many characters (default 0: optional); a shorter one is refused
+    and the question asked again.
     """
 
     approvers: list[Approver] = Field(min_length=1)
@@ -91,6 +98,16 @@ class Approval(Model):
     signoff_roles: list[str] = Field(default_factory=list)
     options: list[str] = Field(default_factory=list)
     recommendation_from: str = ""
+    required_roles: list[str] = Field(default_factory=list)
+    comment_min_chars: int = Field(default=0, ge=0)
+
+    def answerers(self, role: str = "") -> list[Approver]:
+        """Who may answer: the holders of ``role`` (one sign-off), else of a required role, else all."""
+        if role:
+            return [a for a in self.approvers if a.role == role]
+        if self.required_roles:
+            return [a for a in self.approvers if a.role in self.required_roles]
+        return list(self.approvers)
 
     @model_validator(mode="after")
     def _roles_covered(self) -> Approval:
@@ -102,6 +119,17 @@ class Approval(Model):
         missing = [role for role in self.signoff_roles if role not in roles]
         if missing:
             raise ValueError(f"signoff_roles: no approver holds role(s) {missing}")
+        missing = [role for role in self.required_roles if role not in roles]
+        if missing:
+            raise ValueError(f"required_roles: no approver holds role(s) {missing}")
+        if self.signoff_roles:
+            unsigned = [role for role in self.required_roles if role not in self.signoff_roles]
+            if unsigned:
+                raise ValueError(f"required_roles: {unsigned} not in signoff_roles, so nobody would be asked to sign "
+                                 "as them")
+        elif len(self.required_roles) > 1:
+            raise ValueError(f"required_roles: one answer comes from one person, so {self.required_roles} cannot "
+                             "all be met; ask each role separately with signoff_roles")
         if self.options:
             if len(set(self.options)) != len(self.options) or len(self.options) < 2:
                 raise ValueError(f"options: at least two distinct answers (got {self.options})")

@@ -15,6 +15,7 @@ from include.launch.plan import load_plan
 from include.launch.spec import build_phase_spec
 from include.launch.status import phase_statuses
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
+from tests.harness.answers import REVIEWED
 from tests.harness.phase import build_variant, change_only, dag_from_plan_file, own_launch_id, plan_file_of
 
 REASON = "Customers report slow invoices since the pool change."
@@ -40,7 +41,7 @@ def pools(env: dict[str, Any]) -> list[tuple[int, int]]:
 def test_the_lead_rolls_back_a_completed_phase_alone(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
     phase1 = build_variant("accubooks", "phase1_pool_scaling", own_launch_id, dag_test_is_the_lead, change_only)
     dag_run, _ = run_dag(phase1, client=approvals, conf={"pool_max": 120, "pool_min": 20, "rollback_watch_minutes": 0},
-                         answers=[Answer("approve", user="exec_approver", params={"comment": "reviewed"})])
+                         answers=[Answer("approve", user="exec_approver", params=REVIEWED)])
     assert dag_run.state == "success", [r.payload for r in Ledger(launch_env["ledger"]).rows() if r.outcome == "failed"]
     assert pools(launch_env) == [(120, 20), (120, 20)]
 

@@ -10,6 +10,7 @@ from include.demo_target.config import read_env_file
 from include.launch import locks
 from include.launch.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
+from tests.harness.answers import REVIEWED
 from tests.harness.faults import WhenLedgerShows
 from tests.harness.latency import latency_cannot_decide
 from tests.harness.phase import Edit, build_variant, freeze_covering_now, only_the_load_gates, phase1_conf
@@ -18,7 +19,7 @@ FAST = phase1_conf(monitor_minutes=0.15, sample_interval_seconds=2)
 # Every request takes 700 ms once the fault is set: twice the concurrency halves the wait, and the
 # baseline keeps its 400 requests (60 let one stall of the machine fail the baseline itself).
 SLOW_TARGET = {**FAST, "concurrency": 12}
-APPROVE = [Answer("approve", user="exec_approver", params={"comment": "reviewed"})]
+APPROVE = [Answer("approve", user="exec_approver", params=REVIEWED)]
 
 
 def phase1(*edits: Edit) -> Any:
@@ -84,25 +85,26 @@ def test_breach_during_soak_rolls_back_with_p0(launch_env: dict[str, Any], appro
 def test_rejection_changes_nothing_and_fails_the_run(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
     dag = phase1()
     dag_run, results = run_dag(dag, client=approvals, conf=FAST, answers=[
-        Answer("approve", user="eng_lead", option="Reject", params={"comment": "month-end is close"})])
+        Answer("approve", user="exec_approver", option="Reject", params={"comment": "month-end close is too near"})])
     assert [r.status_code for r in results] == [200]
     assert dag_run.state == "failed"
     assert states(dag_run)["apply_change"] == "upstream_failed"
     assert pools(launch_env) == [(50, 10), (50, 10)]
     rejected = Ledger(launch_env["ledger"]).rows(event="approval_rejected")
-    assert rejected[0].actor == "eng_lead" and rejected[0].payload["comment"] == "month-end is close"
+    assert rejected[0].actor == "exec_approver" and rejected[0].payload["comment"] == "month-end close is too near"
     assert "change_applied" not in events(launch_env)
-    assert any("Rejected by" in text and "month-end is close" in text for text in launch_env["slack"].texts())
+    assert any("Rejected by" in text and "month-end close is too near" in text for text in launch_env["slack"].texts())
 
 
 def _trigger_user_is_an_approver(plan: dict[str, Any]) -> None:
-    plan["phases"][0]["approval"]["approvers"].insert(0, {"id": "dag_test", "name": "The Operator"})
+    plan["phases"][0]["approval"]["approvers"].insert(0, {"id": "dag_test", "name": "The Operator",
+                                                         "role": "Executive"})
 
 
 def test_four_eyes_refuses_the_triggering_user(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
     dag = phase1(_trigger_user_is_an_approver)
     dag_run, results = run_dag(dag, client=approvals, conf={**FAST, "dry_run": True}, answers=[
-        Answer("approve", user="dag_test"), Answer("approve", user="eng_lead")])
+        Answer("approve", user="dag_test"), Answer("approve", user="exec_approver", params=REVIEWED)])
     assert [r.status_code for r in results] == [403, 200]
     assert dag_run.state == "success"
     requested = Ledger(launch_env["ledger"]).rows(event="approval_requested")[0]

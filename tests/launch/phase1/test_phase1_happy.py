@@ -9,6 +9,7 @@ import pytest
 
 from include.launch.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
+from tests.harness.answers import REVIEWED
 from tests.harness.phase import build_variant, phase1_conf
 
 pytestmark = pytest.mark.serial  # p95 under real load: measured alone (see Makefile)
@@ -23,7 +24,7 @@ def states(dag_run: Any) -> dict[str, str]:
 def test_happy_path(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
     dag = build_variant("accubooks", "phase1_pool_scaling")
     dag_run, results = run_dag(dag, client=approvals, conf=FAST,
-                               answers=[Answer("approve", user="exec_approver", params={"comment": "reviewed"})])
+                               answers=[Answer("approve", user="exec_approver", params=REVIEWED)])
     print(states(dag_run))
     assert [r.status_code for r in results] == [200]
     assert dag_run.state == "success", states(dag_run)

@@ -16,10 +16,11 @@ import requests
 
 from include.launch.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
+from tests.harness.answers import REVIEWED
 from tests.harness.phase import build_variant
 from tests.launch.phase2.conftest import use_monitoring
 
-APPROVE = [Answer("approve", user="exec_approver", params={"comment": "reviewed"})]
+APPROVE = [Answer("approve", user="exec_approver", params=REVIEWED)]
 EVIDENCE = ["rules_loaded.json", "targets_up.json", "metrics_present.json", "test_alert_delivery.json",
             "test_alert_evidence.json", "dashboards.json", "monitoring_config_validation.json", "config_diff.txt"]
 

@@ -98,7 +98,7 @@ def test_nps_35_is_conditional_and_overriding_needs_a_reason(review_env: dict[st
 def test_integrity_incident_on_one_day_means_no(review_env: dict[str, Any], approvals: ApprovalClient) -> None:
     replay(review_env["ledger"], Beta(integrity_day=9))
     dag_run, _, folder = decide(review_env, approvals, Answer(
-        "approve", user="exec_approver", option="NO", params={"comment": "Integrity first."}))
+        "approve", user="exec_approver", option="NO", params={"comment": "Integrity first: day 9 broke the ledger."}))
     assert dag_run.state == "success", states(dag_run)
     decisions = (folder / "post_beta_decisions.md").read_text()
     assert "**Recommendation: NO**" in decisions
