@@ -18,6 +18,7 @@ from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowFailException
 
 from include.launch.plan.models import Approver
+from include.launch.responder import responder
 from include.launch.spec import PhaseSpec
 from include.launch.vocabulary import Outcome
 
@@ -88,8 +89,7 @@ class LaunchApprovalOperator(ApprovalOperator):
             run.notify("failed", f"Approval {'timed out' if event.get('error_type') == 'timeout' else 'failed'}: "
                                  "no change was made.", severity="P2")
             raise AirflowFailException("approval not given in time: no change was made")
-        user = (event.get("responded_by_user") or {}).get("id", "")
-        name = (event.get("responded_by_user") or {}).get("name", user)
+        user, name = responder(event, self.approvers)
         choice = (event.get("chosen_options") or [""])[0]
         comment = str((event.get("params_input") or {}).get("comment") or "")
         if self.spec.phase.approval.four_eyes and user == run.triggering_user:
@@ -177,7 +177,10 @@ def approval_document(run: Any, role: str, user: str, answer: dict[str, Any]) ->
              f"- Triggered by: {run.triggering_user or 'unknown'}",
              f"- Answer: **{answer['choice']}**" + (f" as {role}" if role else ""),
              f"- By: {answer['responder_name']} (`{user}`) at {answer['responded_at']}",
-             f"- Comment: {answer['comment'] or '(none)'}", "", "## What was reviewed", ""]
+             f"- Comment: {answer['comment'] or '(none)'}",
+             f"- Digest of what was shown (pre-check results, evidence hashes, the change): "
+             f"`{answer.get('reviewed_digest') or 'none'}`; the change is refused if any of it differs",
+             "", "## What was reviewed", ""]
     lines += [f"- `{task_id}`: {row.outcome}: {row.payload.get('summary', '')}" for task_id, row in latest.items()]
     if phase.change is not None:
         lines.append(f"- change `{phase.change.kind}` with the form's values: `{run.params}`")

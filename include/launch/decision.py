@@ -26,6 +26,7 @@ from airflow.sdk import Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from include.launch.approval import comment_refusal
+from include.launch.responder import responder
 from include.launch.spec import PhaseSpec
 from include.launch.vocabulary import Outcome
 
@@ -120,16 +121,13 @@ class LaunchDecisionOperator(HITLBranchOperator):
         from include.launch.runtime import PhaseRun
 
         run = PhaseRun.from_context(self.spec, context)
-        responder = event.get("responded_by_user") or {}
-        if "error" in event or not responder.get("id"):
-            kind = "timed out" if event.get("error_type") == "timeout" or not responder else "failed"
+        user, name = responder(event, self.spec.phase.approval.approvers)
+        if "error" in event or not user:
+            kind = "timed out" if event.get("error_type") == "timeout" or not user else "failed"
             run.record("decision_timed_out" if kind == "timed out" else "decision_error", Outcome.FAILED.value,
                        {"error": str(event.get("error") or "no answer")})
             run.notify("failed", f"Decision {kind}: nothing was decided and no change was made.", severity="P2")
             raise AirflowFailException(f"decision {kind}: nothing decided, no change made")
-        user = str(responder["id"])
-        known = {a.id: a.name for a in self.spec.phase.approval.approvers}
-        name = known.get(user) or str(responder.get("name") or user)  # the plan's name for a known approver
         choice = str((event.get("chosen_options") or [""])[0])
         comment = str((event.get("params_input") or {}).get("comment") or "").strip()
         recommendation = self._proposal(context).get("recommendation")

@@ -21,6 +21,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from include.launch.freeze import OVERRIDE_GRANTED, OVERRIDE_PARAM, describe, freeze_at, override_expiry, pre_check
 from include.launch.plan.models import Approver, FreezeWindow
+from include.launch.responder import responder
 from include.launch.spec import PhaseSpec
 from include.launch.vocabulary import Outcome
 
@@ -120,8 +121,7 @@ class FreezeOverrideOperator(ApprovalOperator):
             run.notify("failed", f"Freeze override for {requested['window']!r} not answered: no change was made.",
                        severity="P2")
             raise AirflowFailException("freeze override not answered in time: no change was made")
-        user = str((event.get("responded_by_user") or {}).get("id", ""))
-        name = str((event.get("responded_by_user") or {}).get("name", user))
+        user, name = responder(event, _all_approvers(overridable_windows(self.spec)))
         choice = (event.get("chosen_options") or [""])[0]
         comment = str((event.get("params_input") or {}).get("comment") or "").strip()
         if user == run.triggering_user or user not in requested["assigned"]:

@@ -5,6 +5,7 @@ Dry runs of Phase 1 with only the built-in gates: the subject is the approval.""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from include.launch.approval import comment_refusal
@@ -22,7 +23,7 @@ def test_a_short_comment_is_refused_in_writing() -> None:
     assert comment_refusal("", 0) == ""
 
 
-def test_only_the_executive_approves_and_only_in_writing(ledger_db: str, evidence_base: Any, slack: Any,
+def test_only_the_executive_approves_and_only_in_writing(ledger_db: str, evidence_base: Path, slack: Any,
                                                          approvals: ApprovalClient) -> None:
     dag = build_variant("accubooks", "phase1_pool_scaling", checks_removed)
     answers = [
@@ -36,7 +37,8 @@ def test_only_the_executive_approves_and_only_in_writing(ledger_db: str, evidenc
     assert dag_run.state == "success"
     ledger = Ledger(ledger_db)
     refused = ledger.rows(event="approval_refused")
-    assert [(r.actor, r.payload["choice"]) for r in refused] == [("exec_approver", "Approve"), ("exec_approver", "Reject")]
+    assert [(r.actor, r.payload["choice"]) for r in refused] == [("exec_approver", "Approve"),
+                                                                  ("exec_approver", "Reject")]
     assert refused[0].payload["reason"] == ("the comment has 2 characters; this approval needs at least 20, "
                                             "in writing")
     requested = ledger.rows(event="approval_requested")
@@ -45,3 +47,7 @@ def test_only_the_executive_approves_and_only_in_writing(ledger_db: str, evidenc
     assert given.actor == "exec_approver" and given.payload["comment"] == REVIEWED["comment"]
     assert ledger.rows(event="approval_rejected") == []
     assert any("refused: the comment has 2 characters" in text for text in slack.texts())
+    (document,) = evidence_base.rglob("approval_*.md")  # the answer an auditor reads, beside the evidence
+    text = document.read_text()
+    assert "- Answer: **Approve**" in text and "(`exec_approver`) at " in text
+    assert f"- Comment: {REVIEWED['comment']}" in text and given.payload["reviewed_digest"] in text
