@@ -1,7 +1,9 @@
 """The "Launch" board in the Airflow UI: a FastAPI app on the api-server plus a nav entry (iframe).
 
 Routes (under ``/launch``; every one needs a signed-in Airflow user, 401 without a token, 403 with
-an invalid one or without access to plugin views):
+an invalid one or without access to plugin views; evidence files also need ``can_read`` on the
+``Launch Evidence`` resource, include.access.roles, because they carry tenant data such as
+exports with user e-mails: a Viewer sees the board, its file names and no file):
 
     GET /launch/                              the board of the first launch (HTML)
     GET /launch/board/{launch_id}             the board of one launch (HTML)
@@ -17,7 +19,7 @@ import annotations`` here: FastAPI reads the handlers' annotations, defined insi
 import html
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from airflow.plugins_manager import AirflowPlugin
 
@@ -63,6 +65,7 @@ def create_board_app() -> "FastAPI":
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from fastapi.security import HTTPBearer
 
+    from include.access.roles import EVIDENCE_METHOD, EVIDENCE_RESOURCE
     from include.launch import board as data
     from include.launch.errors import EvidenceError
 
@@ -73,6 +76,17 @@ def create_board_app() -> "FastAPI":
         user = await get_user(request, None, await bearer(request))
         if not get_auth_manager().is_authorized_view(access_view=AccessView.PLUGINS, user=user):
             raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="Forbidden")
+        return user
+
+    def may_read_evidence(user: Any) -> bool:
+        return bool(get_auth_manager().is_authorized_custom_view(
+            method=EVIDENCE_METHOD, resource_name=EVIDENCE_RESOURCE, user=user))
+
+    async def evidence_reader(user: Annotated[Any, Depends(signed_in_user)]) -> Any:
+        """A signed-in user who may read evidence files (tenant data): 403 for anyone else."""
+        if not may_read_evidence(user):
+            raise HTTPException(status_code=status.HTTP_403_FORBIDDEN,
+                                detail=f"Forbidden: evidence files need can_read on {EVIDENCE_RESOURCE!r}")
         return user
 
     app = FastAPI(title="Launch board", docs_url=None, redoc_url=None, openapi_url=None,
@@ -102,22 +116,23 @@ def create_board_app() -> "FastAPI":
         return JSONResponse(board.as_dict())
 
     @app.get("/", response_class=HTMLResponse)
-    async def index(request: Request) -> HTMLResponse:
+    async def index(request: Request, user: Annotated[Any, Depends(signed_in_user)]) -> HTMLResponse:
         plans = await run_in_threadpool(data.load_plans)
         if not plans:
             return HTMLResponse(_page("Launch", "<p>No launch plans found.</p>", {}, ""))
-        return await board_page(request, next(iter(plans)))
+        return await board_page(request, next(iter(plans)), user)
 
     @app.get("/board/{launch_id}", response_class=HTMLResponse)
-    async def board_page(request: Request, launch_id: str) -> HTMLResponse:
+    async def board_page(request: Request, launch_id: str,
+                         user: Annotated[Any, Depends(signed_in_user)]) -> HTMLResponse:
         board = await run_in_threadpool(board_for, request, launch_id)
         plans = await run_in_threadpool(data.load_plans)
         _, prefix = _paths(request)
         names = {launch: plan.launch.name for launch, plan in plans.items()}
-        return HTMLResponse(_page(board.name, render_board(board, _paths(request)[0]), names, prefix,
-                                  current=launch_id))
+        body = render_board(board, _paths(request)[0], evidence_links=may_read_evidence(user))
+        return HTMLResponse(_page(board.name, body, names, prefix, current=launch_id))
 
-    @app.get("/evidence/{launch_id}/{relative:path}")
+    @app.get("/evidence/{launch_id}/{relative:path}", dependencies=[Depends(evidence_reader)])
     async def evidence_file(launch_id: str, relative: str) -> Response:
         from include.launch.evidence import resolve_base
 
@@ -201,7 +216,9 @@ def _airflow_link(path: str, text: str, cls: str = "") -> str:
             f'onclick="return openInAirflow(event, {_e(json.dumps(path))})">{_e(text)}</a>')
 
 
-def render_board(board: "Board", ui_base: str) -> str:
+def render_board(board: "Board", ui_base: str, evidence_links: bool = True) -> str:
+    """The board's HTML; without ``evidence_links`` (a user who may not read evidence) files are
+    listed by name only and the scorecard's charts, evidence files too, are left out."""
     parts = [f'<h1>{_e(board.name)}</h1><p class="muted">{_e(board.version_from)} &rarr; '
              f'{_e(board.version_to)} &middot; launch <code>{_e(board.launch_id)}</code> &middot; '
              f'evidence <code>{_e(board.evidence_base)}</code> &middot; <a href="">refresh</a></p>']
@@ -270,17 +287,21 @@ def render_board(board: "Board", ui_base: str) -> str:
         rows = "".join(f"<tr><td>{_e(c.description or c.metric)}</td><td>{_e(c.value)}</td>"
                        f"<td>{_e(c.op)} {_e(c.threshold)}</td><td>{_badge(c.outcome)}</td></tr>"
                        for c in card.criteria)
-        parts.append(f'<p>Latest: <a href="{_e(card.file_url)}">{_e(card.date)}</a> &middot; {card.passed}/'
+        latest = f'<a href="{_e(card.file_url)}">{_e(card.date)}</a>' if evidence_links else _e(card.date)
+        parts.append(f"<p>Latest: {latest} &middot; {card.passed}/"
                      f"{card.total} criteria met &middot; {card.days_recorded} day(s) recorded</p>"
                      f'<table id="scorecard"><tr><th>Criterion</th><th>Value</th><th>Target</th><th></th></tr>'
                      f"{rows}</table>")
         charts = card.chart_urls or ([card.chart_url] if card.chart_url else [])
-        if charts:
+        if charts and evidence_links:
             images = "".join(f'<img class="chart" src="{_e(url)}" alt="beta trend chart">' for url in charts)
             parts.append(f'<div class="charts">{images}</div>')
     parts.append("</div></div>")
 
     parts.append("<h2>Evidence</h2>")
+    if not evidence_links:
+        parts.append('<p class="muted" id="evidence-restricted">Evidence files hold tenant data: your role lists '
+                     "them but may not open them (Launch Evidence permission).</p>")
     if board.evidence.error:
         parts.append(f'<p class="error">{_e(board.evidence.error)}</p>')
     elif not board.evidence.items:
@@ -290,12 +311,15 @@ def render_board(board: "Board", ui_base: str) -> str:
         for item in board.evidence.items:
             folders.setdefault(item.folder, []).append(item)
         for folder, files in folders.items():
-            links = "".join(f'<li><a href="{_e(f.url)}" target="_blank" rel="noopener">'
-                            f'{_e(f.path.split("/", 1)[1])}</a> <span class="muted">{f.size:,} B</span></li>'
-                            for f in files)
+            links = "".join(f"<li>{_file_link(f.url, f.path.split('/', 1)[1], evidence_links)} "
+                            f'<span class="muted">{f.size:,} B</span></li>' for f in files)
             parts.append(f'<details open><summary><b>{_e(folder)}/</b> ({len(files)})</summary>'
                          f'<ul class="files" id="evidence-{_e(folder)}">{links}</ul></details>')
     return "".join(parts)
+
+
+def _file_link(url: str, name: str, linked: bool) -> str:
+    return f'<a href="{_e(url)}" target="_blank" rel="noopener">{_e(name)}</a>' if linked else _e(name)
 
 
 def _page(title: str, body: str, launches: dict[str, str], prefix: str, current: str = "") -> str:

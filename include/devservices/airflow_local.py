@@ -1,5 +1,6 @@
 """Airflow in-process for the demo and the tests: a private AIRFLOW_HOME, a migrated SQLite
-metadata DB, and a REST client that answers approvals as a named user while ``dag.test()`` runs.
+metadata DB with the launch roles and users (FAB auth manager, ``include.access``), and a REST
+client that answers approvals as a named user while ``dag.test()`` runs.
 
 ``configure_environment`` must run before anything imports airflow.
 """
@@ -18,14 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from include.access import AUTH_MANAGER
+from include.access.roles import DEMO_USERS
+from include.access.sync import ensure_password_file
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-# Everyone the plans, the demo and the tests name; all hold the Admin role, so only the
-# approval's assignment decides who may answer.
-TEST_USERS = [
-    "operator", "exec_approver", "eng_lead", "cpo", "cto", "devops_lead", "security_lead", "outsider",
-    "dag_test",  # the user dag.test() records as the trigger of its runs (four-eyes tests)
-]
+# Everyone the plans, the demo and the tests name, each with a role of the FAB auth manager
+# (include.access.roles.DEMO_USERS: operator, approvers, a viewer, an admin, dag.test's user).
+TEST_USERS = list(DEMO_USERS)
 
 
 HARNESS_DAGS = PROJECT_ROOT / "tests" / "harness_dags"
@@ -46,27 +48,30 @@ def bundle_config(dags_folder: Path, home: Path) -> str:
     ])
 
 
+def passwords_file(home: Path) -> Path:
+    """The users' passwords (0600), beside AIRFLOW_HOME rather than in it: tests copy a home into
+    their artifacts, and a copy must never carry passwords."""
+    return home.with_name(f"{home.name}-passwords.json")
+
+
 def write_passwords(path: Path) -> None:
-    """Random passwords (0600) for every user, written before Airflow starts: SimpleAuthManager
-    prints the passwords it generates, and passwords never belong in a log."""
-    if path.exists():
-        return
-    path.write_text(json.dumps({user: secrets.token_urlsafe(16) for user in TEST_USERS}))
-    path.chmod(0o600)
+    """Random passwords (0600) for every user, written before Airflow starts and never logged."""
+    ensure_password_file(path, TEST_USERS)
 
 
 def airflow_environment(home: Path, dags_folder: Path = PROJECT_ROOT / "dags") -> dict[str, str]:
     """The settings every Airflow process of ours shares (in-process or the real stack)."""
     home.mkdir(parents=True, exist_ok=True)
     scratch_dags(home).mkdir(exist_ok=True)
-    passwords = home / "simple_auth_manager_passwords.json"
-    write_passwords(passwords)
+    write_passwords(passwords_file(home))
     existing = os.environ.get("PYTHONPATH", "")
     python_path = existing if str(PROJECT_ROOT) in existing.split(os.pathsep) else os.pathsep.join(
         p for p in (str(PROJECT_ROOT), existing) if p)
     return {
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER,
         "AIRFLOW__API_AUTH__JWT_SECRET": os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET") or secrets.token_urlsafe(64),
+        # FAB's Flask session (the UI's sign-in form) needs one key across api-server workers.
+        "AIRFLOW__API__SECRET_KEY": os.environ.get("AIRFLOW__API__SECRET_KEY") or secrets.token_urlsafe(32),
         "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": bundle_config(dags_folder, home),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
@@ -74,7 +79,6 @@ def airflow_environment(home: Path, dags_folder: Path = PROJECT_ROOT / "dags") -
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "False",  # a broken plan shows its own message
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:admin" for user in TEST_USERS),
         "AIRFLOW__API__BASE_URL": "http://localhost:8080",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "PYTHONPATH": python_path,
@@ -87,16 +91,27 @@ def configure_environment(home: Path, dags_folder: Path = PROJECT_ROOT / "dags")
 
 def user_password(home: Path, user: str) -> str:
     """A user's password from the file written by ``write_passwords`` (for signing in)."""
-    return str(json.loads((home / "simple_auth_manager_passwords.json").read_text())[user])
+    return str(json.loads(passwords_file(home).read_text())[user])
+
+
+def prepare_metadata_db(env: dict[str, str] | None = None) -> None:
+    """``airflow db migrate``, then the launch roles and the users with their passwords
+    (``include.access.sync``), each in a subprocess: this process's Airflow settings stay untouched."""
+    env = env or dict(os.environ)
+    home = Path(env["AIRFLOW_HOME"])
+    for step, command in (
+        ("airflow db migrate", ["-m", "airflow", "db", "migrate"]),
+        ("include.access.sync", ["-m", "include.access.sync", "--demo-users", str(passwords_file(home))]),
+    ):
+        result = subprocess.run([sys.executable, *command], env=env, cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{step} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
 
 
 def migrate_metadata_db() -> None:
-    """``airflow db migrate`` in a subprocess (keeps this process's Airflow settings untouched)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    """The in-process Airflow's metadata DB, ready for ``dag.test()`` and ``ApprovalClient``."""
+    prepare_metadata_db()
 
 
 @dataclass(frozen=True)
@@ -126,10 +141,17 @@ class ApprovalClient:
         self.client = TestClient(create_app())
 
     def token(self, user: str) -> str:
+        """A JWT for the FAB user ``user``, as ``POST /auth/token`` would issue it (its real roles)."""
         from airflow.api_fastapi.app import get_auth_manager
-        from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+        from airflow.providers.fab.auth_manager.models import User
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
 
-        return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=user, role="admin"))
+        with create_session() as session:
+            account = session.scalars(select(User).where(User.username == user)).one_or_none()
+            if account is None:
+                raise KeyError(f"no Airflow user {user!r}; known: {TEST_USERS}")
+            return get_auth_manager().generate_jwt(account)
 
     def headers(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user)}"}

@@ -1,8 +1,9 @@
 """A real Airflow: api-server, scheduler, dag-processor and triggerer as separate processes.
 
-LocalExecutor, a PostgreSQL metadata database, SimpleAuthManager users with passwords from a
-0600 file. Used by ``make demo`` / ``make up`` and the end-to-end tests; everything listens on
-127.0.0.1. ``AirflowRest`` drives it as a person would: sign in, trigger, answer approvals.
+LocalExecutor, a PostgreSQL metadata database, the FAB auth manager's launch roles and users
+(``include.access``) with passwords from a 0600 file. Used by ``make demo`` / ``make up`` and the
+end-to-end tests; everything listens on 127.0.0.1. ``AirflowRest`` drives it as a person would:
+sign in, trigger, answer approvals.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import requests
 
-from include.devservices.airflow_local import PROJECT_ROOT, airflow_environment, user_password
+from include.devservices.airflow_local import PROJECT_ROOT, airflow_environment, prepare_metadata_db, user_password
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
@@ -80,8 +81,7 @@ class AirflowStack:
         logs = self.home / "process-logs"
         logs.mkdir(parents=True, exist_ok=True)
         env = self.started_env = self.environment()
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
-                       capture_output=True, cwd=PROJECT_ROOT)
+        prepare_metadata_db(env)
         for component in COMPONENTS:
             self._launch(component, env)
         self._wait_healthy(timeout)

@@ -16,6 +16,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, task
 
+from include.access.roles import MANUAL_ROLLBACK_SUFFIX
 from include.launch.plan.models import Phase, Plan
 
 DONE = "manual_rollback_completed"
@@ -57,7 +58,7 @@ def build_manual_rollback_dag(plan: Plan, plan_path: str | Path) -> DAG:
         logging.getLogger(__name__).warning("manual rollback run %s failed", context.get("run_id"))
 
     with DAG(
-        dag_id=f"{plan.launch.id}_manual_rollback",
+        dag_id=f"{plan.launch.id}{MANUAL_ROLLBACK_SUFFIX}",  # approvers may trigger it (include.access)
         description=f"{plan.launch.name}: roll a completed phase back by hand (no approval; the plan's role only)",
         schedule=None, catchup=False, max_active_runs=1,
         tags=["launch", plan.launch.id, "rollback"],

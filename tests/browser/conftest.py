@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from include.devservices.airflow_local import PROJECT_ROOT
+from include.devservices.airflow_local import PROJECT_ROOT, passwords_file
 from tests.plugins.conftest import approval_phase  # noqa: F401 - the phase the browser approves
 
 CHROMIUM = os.environ.get("LAUNCH_CHROMIUM", "/usr/bin/chromium")
@@ -35,7 +35,7 @@ ARTIFACTS = Path(os.environ.get("LAUNCH_TEST_ARTIFACTS", PROJECT_ROOT / "artifac
 
 @dataclass(frozen=True)
 class AirflowUI:
-    """A running api-server: its base URL and the SimpleAuthManager passwords of the test users."""
+    """A running api-server: its base URL and the passwords of the test users (FAB auth manager)."""
 
     base_url: str
     passwords: dict[str, str]
@@ -81,7 +81,7 @@ def airflow_ui(airflow_db: Path, tmp_path: Path) -> Iterator[AirflowUI]:
         )
     try:
         _wait_healthy(base_url, process, log)
-        passwords = json.loads(Path(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())
+        passwords = json.loads(passwords_file(Path(os.environ["AIRFLOW_HOME"])).read_text())
         yield AirflowUI(base_url, passwords, log)
     finally:
         if process.poll() is None:

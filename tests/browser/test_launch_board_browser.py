@@ -66,11 +66,11 @@ def approver_session(ui: AirflowUI, artifacts: Path, dag_id: str, seen: dict[str
         try:
             page.set_default_timeout(STEP_SECONDS * 1000)
 
-            # 1. sign in as the approver (SimpleAuthManager's login form)
+            # 1. sign in as the approver (the FAB auth manager's sign-in form)
             page.goto(f"{ui.base_url}/")
             page.fill("input[name='username']", APPROVER)
             page.fill("input[name='password']", ui.password(APPROVER))
-            page.click("button[type='submit']")
+            page.click("input[type='submit']")
             page.wait_for_url(lambda url: "/auth/" not in url)
 
             # 2. the Launch entry in the navigation opens the board

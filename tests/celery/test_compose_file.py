@@ -106,3 +106,20 @@ def test_dockerfile_and_helm_values() -> None:
     assert values["workers"]["replicas"] >= 2
     names = {item["name"] for item in values["env"]}
     assert "LAUNCH_EVIDENCE_BASE" in names
+
+
+def test_every_deployment_uses_the_launch_roles(resolved: dict[str, Any]) -> None:
+    """FAB with the launch roles (include/access) in compose and Helm; roles set up right after the migration."""
+    from include.access import AUTH_MANAGER
+
+    services = resolved["services"]
+    for name in AIRFLOW_COMPONENTS:
+        env = services[name]["environment"]
+        assert env["AIRFLOW__CORE__AUTH_MANAGER"] == AUTH_MANAGER, name
+        assert not [key for key in env if "SIMPLE_AUTH_MANAGER" in key], name
+    init = _command(services["airflow-init"])
+    assert init.index("airflow db migrate") < init.index("python -m include.access.sync --demo-users")
+    values = yaml.safe_load((ROOT / "deploy" / "helm" / "values.yaml").read_text())
+    assert values["config"]["core"]["auth_manager"] == AUTH_MANAGER
+    migrate = " ".join(values["migrateDatabaseJob"]["args"])
+    assert migrate.index("airflow db migrate") < migrate.index("python -m include.access.sync")

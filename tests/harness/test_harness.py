@@ -32,7 +32,7 @@ def test_unassigned_user_is_refused_and_assigned_user_approves(
         Answer("approve", user="outsider"), Answer("approve", user="exec_approver"),
     ])
     assert [r.status_code for r in results] == [403, 200]
-    assert results[1].body["responded_by"]["id"] == "exec_approver"
+    assert results[1].body["responded_by"]["name"] == "exec_approver"  # FAB: "id" is the numeric user id
     assert _ti_states(dag_run)["after"] == "success"
     assert dag_run.state == "success"
     assert slack.messages[0]["body"]["blocks"][0]["type"] == "header"
