@@ -7,10 +7,11 @@
     Launch Approver   yes               yes              no (403)*      only where assigned by name
     Admin             yes               yes              yes            only where assigned by name
 
-    * except the launch's manual-rollback DAG, which its own plan role check guards (DAG access_control).
+    * except a launch's manual-rollback DAG (``Launch Manual Rollback``); the plan's role then decides.
 
-``roles`` defines the roles as data, ``auth_manager`` the one rule FAB does not have (an approval
-is answered by the user the plan names), ``sync`` creates roles and the demo users idempotently.
+``roles`` defines the roles as data, ``auth_manager`` the two rules FAB does not have (an approval
+is answered by the user the plan names; approvers may start a manual rollback), ``sync`` creates
+the roles and the demo users idempotently.
 """
 
 AUTH_MANAGER = "include.access.auth_manager.LaunchFabAuthManager"  # [core] auth_manager, everywhere

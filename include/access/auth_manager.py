@@ -8,9 +8,10 @@ assignment when a task runs, is worse: a task cannot read the auth manager's tab
 a row number that a deleted user leaves behind for the next account to reuse. So the assignee is
 resolved when someone answers: the signed-in FAB user's ``username`` (unique in FAB, and what the
 plan names) must be one of the assigned ids. It fails closed: a plan name with no FAB user lets
-nobody in, an inactive user is refused before this rule runs (FAB re-reads the account on every
-request), and an anonymous user has no user name. The role check runs first and is FAB's own:
-only roles with ``can_edit`` on ``HITL Detail`` (Approver, Admin) get this far.
+nobody in, a deactivated user is refused before this rule runs (FAB re-reads the account behind a
+token, cached at most ``[fab] cache_ttl`` seconds), and an anonymous user has no user name. The
+role check runs first and is FAB's own: only roles with ``can_edit`` on ``HITL Detail``
+(Approver, Admin) get this far.
 
 The answer Airflow records keeps FAB's shape: ``responded_by = {"id": "<numeric>", "name":
 "<username>"}``, so the launch code reads who answered from ``name``.
@@ -22,8 +23,8 @@ role, then decides which approver may roll back (the DAG refuses the others, ope
 A custom resource rather than DAG ``access_control``: that is deprecated in Airflow 3, and it would
 grant nothing to a launch whose DAG the DAG processor has not parsed yet.
 
-The class name keeps "FabAuthManager" in it: Airflow's DAG processor syncs DAG ``access_control``
-only when ``[core] auth_manager`` contains that string.
+The class name keeps "FabAuthManager" in it: Airflow's DAG processor syncs FAB's per-DAG
+permissions only when ``[core] auth_manager`` contains that string.
 """
 
 from __future__ import annotations
