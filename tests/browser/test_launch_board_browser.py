@@ -141,7 +141,9 @@ def test_approver_approves_from_the_launch_board(
     assert seen["status_after"] == "COMPLETE"
     assert dag_run.state == "success"
     given = Ledger(ledger_db).rows(event="approval_given")
-    assert [(row.outcome, row.payload["responder_name"]) for row in given] == [("successful", APPROVER)]
+    # who signed in (the FAB user name the plan assigns) and the plan's name for them
+    assert [(row.outcome, row.actor, row.payload["responder_name"]) for row in given] == [
+        ("successful", APPROVER, "Executive Approver")]
 
     if SCREENSHOT_OUT:
         out = PROJECT_ROOT / SCREENSHOT_OUT  # an absolute path stays as it is

@@ -16,13 +16,18 @@ PHASE = "phase1_pool_scaling"
 
 
 def approval_only(plan: dict[str, Any]) -> None:
-    """Phase 1 without target checks, change or soak: gate -> built-in checks -> approve -> complete."""
+    """Phase 1 without target checks, change or soak: gate -> built-in checks -> approve -> complete.
+    With no rollback, an approver only there for the manual rollback has no duty: the plan check
+    refuses such an approver, so only those holding a required role stay."""
     for phase in plan["phases"]:
         if phase["id"] == PHASE:
             for key in ("pre_checks", "verify", "success_criteria", "rollback_triggers", "evidence_files"):
                 phase[key] = []
             for key in ("change", "soak", "rollback"):
                 phase.pop(key, None)
+            approval = phase["approval"]
+            if approval.get("required_roles"):
+                approval["approvers"] = [a for a in approval["approvers"] if a["role"] in approval["required_roles"]]
 
 
 def variant_plan_file(dag: Any) -> Path:
