@@ -190,6 +190,13 @@ class AirflowRest:
         """Clear a whole run, as an operator does from the UI: every task runs again."""
         self._call("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False}).raise_for_status()
 
+    def clear_failed(self, dag_id: str, run_id: str) -> None:
+        """Clear only the failed and upstream-failed tasks of a run, as the UI's "Clear, only failed"
+        does: with a failed gate marked success first, the run resumes past it (what a gate must survive)."""
+        self._call("POST", f"/dags/{dag_id}/clearTaskInstances", json={
+            "dag_run_id": run_id, "only_failed": True, "reset_dag_runs": True, "dry_run": False,
+        }).raise_for_status()
+
     def task_instance(self, dag_id: str, run_id: str, task_id: str, wait_for: str = "",
                       timeout: float = 300) -> dict[str, Any]:
         """A task instance's JSON, once it is in state ``wait_for`` (any state when empty)."""

@@ -163,11 +163,11 @@ def test_worker_killed_mid_change_is_rolled_back_on_every_replica(stack: dict[st
     # Its subject is the change step: the data and capacity gates have their own tests.
     dag_id = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates, latency_cannot_decide,
                            folder=scratch_dags(airflow.home)).dag_id
-    operator, approver = airflow.rest("operator"), airflow.rest("eng_lead")
+    operator, approver = airflow.rest("operator"), airflow.rest("exec_approver")
     before = _pools(stack["target"])
     run_id = operator.trigger(dag_id, {**CONF, "pool_max": 140})
     approver.wait_for_approval(dag_id, run_id, "approve")
-    assert approver.answer(dag_id, run_id, "approve").status_code == 200
+    assert approver.answer(dag_id, run_id, "approve", params=REVIEWED).status_code == 200
     ti_id = operator.task_instance(dag_id, run_id, "apply_change", wait_for="running")["id"]
     stack["target"].wait_for_pool(0, (140, 20))
     assert kill_task_process(ti_id) == 1
@@ -228,51 +228,86 @@ def _bypass_rows(ledger_url: str, run_id: str) -> list[Any]:
     return [r for r in _run_rows(ledger_url, run_id) if r.event == "gate_bypass_refused"]
 
 
-def test_an_approval_marked_success_by_hand_changes_nothing(stack: dict[str, Any]) -> None:
-    """The operator marks the waiting approval success through the REST API: no answer is in the
-    ledger, so snapshot_before refuses before anything is touched; a P1 row and a [P1] in Slack."""
-    airflow: AirflowStack = stack["airflow"]
-    dag = build_variant("accubooks", "phase1_pool_scaling", checks_removed, folder=scratch_dags(airflow.home))
-    operator = airflow.rest("operator")
-    before = _pools(stack["target"])
-    conf = {key: value for key, value in CONF.items() if key in dag.params}  # no load: no load settings
-    run_id = operator.trigger(dag.dag_id, {**conf, "pool_max": 100})
-    operator.wait_for_approval(dag.dag_id, run_id, "approve", reading_seconds=3)
-    assert operator.mark(dag.dag_id, run_id, "approve").status_code == 200
-    assert operator.wait_for_end(dag.dag_id, run_id) == "failed"
-    states = operator.task_states(dag.dag_id, run_id)
-    assert states["approve"] == "success" and states["snapshot_before"] == "failed"
-    assert states["apply_change"] == "upstream_failed"
-    (refused,) = _bypass_rows(stack["ledger"], run_id)
-    assert refused.payload["severity"] == "P1" and "approval: no answer in the ledger" in refused.payload["summary"]
-    events = [r.event for r in _run_rows(stack["ledger"], run_id)]
-    assert "snapshot_taken" not in events and "change_applied" not in events
-    assert _pools(stack["target"]) == before
-    assert any("[P1]" in text and "snapshot_before refused" in text for text in stack["slack"].texts())
+def _executive_and_lead_sign(plan: dict[str, Any]) -> None:
+    """Phase 1 with two sign-offs, as Launch B's go/no-go has four: the executive's and the lead's."""
+    plan["phases"][0]["approval"]["signoff_roles"] = ["Executive", "Engineering Lead"]
 
 
-def test_a_soak_marked_success_by_hand_is_never_completed(stack: dict[str, Any]) -> None:
-    """The soak marked success between two samples: no verdict in the ledger, so complete refuses
-    (P1) and the change it would have let through is rolled back on every replica."""
+def _a_pre_check_that_fails(plan: dict[str, Any]) -> None:
+    plan["phases"][0]["pre_checks"] = [{"kind": "document_present", "name": "runbook",
+                                        "params": {"path": "pre_launch/never_written.md"}}]
+
+
+def test_every_gate_kind_marked_success_by_hand_is_refused(stack: dict[str, Any]) -> None:
+    """Five runs at once, each with one gate marked success through the REST API (what the UI's
+    "Mark as" does): the approval and the freeze override while they wait for a person, one of two
+    sign-offs, a failed pre-check (then "Clear, only failed" to resume past it), and a running
+    verification plus the soak after it. No gate's row is in the ledger, so snapshot_before refuses
+    before anything is touched, or complete refuses and rolls the change back; each refusal is a P1
+    row naming the gate, and Slack hears it."""
     airflow: AirflowStack = stack["airflow"]
-    dag = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates, latency_cannot_decide,
-                        folder=scratch_dags(airflow.home))
-    operator, approver = airflow.rest("operator"), airflow.rest("exec_approver")
+    folder = scratch_dags(airflow.home)
+    operator, executive, lead = airflow.rest("operator"), airflow.rest("exec_approver"), airflow.rest("eng_lead")
     before = _pools(stack["target"])
-    run_id = operator.trigger(dag.dag_id, {**phase1_conf(monitor_minutes=5, sample_interval_seconds=3),
-                                           "pool_max": 130})
-    approver.wait_for_approval(dag.dag_id, run_id, "approve")
-    assert approver.answer(dag.dag_id, run_id, "approve", params=REVIEWED).status_code == 200
-    _wait_for_task_state(operator, dag.dag_id, run_id, "sustained_monitor", "up_for_reschedule")
-    assert operator.mark(dag.dag_id, run_id, "sustained_monitor").status_code == 200
-    assert operator.wait_for_end(dag.dag_id, run_id) == "failed"
-    states = operator.task_states(dag.dag_id, run_id)
-    assert states["complete"] == "failed"  # it refused, and rolled the change back itself
-    (refused,) = _bypass_rows(stack["ledger"], run_id)
-    assert "sustained_monitor: no successful soak verdict" in refused.payload["summary"]
-    events = [r.event for r in _run_rows(stack["ledger"], run_id)]
-    assert "phase_completed" not in events and "rollback_completed" in events
+
+    def variant(*edits: Any) -> Any:  # each its own launch: five locks, never one run waiting for another
+        return build_variant("accubooks", "phase1_pool_scaling", own_launch_id, *edits, folder=folder)
+
+    dags = {"approval": variant(checks_removed), "override": variant(checks_removed, freeze_covering_now(False)),
+            "signoff": variant(checks_removed, _executive_and_lead_sign),
+            "pre_check": variant(checks_removed, _a_pre_check_that_fails),
+            "verify_soak": variant(only_the_load_gates, latency_cannot_decide)}
+    conf = {**phase1_conf(monitor_minutes=5, sample_interval_seconds=3), "synthetic_requests": 50_000,
+            "concurrency": 2, "freeze_override_justification": JUSTIFICATION}
+    runs = {name: operator.trigger(dag.dag_id, {k: v for k, v in conf.items() if k in dag.params} | {"pool_max": 130})
+            for name, dag in dags.items()}
+
+    def mark_when(name: str, task_id: str, state: str) -> None:
+        dag_id, run_id = dags[name].dag_id, runs[name]
+        if state == "waiting":
+            operator.wait_for_approval(dag_id, run_id, task_id, reading_seconds=3)
+        else:
+            _wait_for_task_state(operator, dag_id, run_id, task_id, state)
+        assert operator.mark(dag_id, run_id, task_id).status_code == 200
+
+    def approve(name: str, task_id: str = "approve", person: AirflowRest = executive) -> None:
+        person.wait_for_approval(dags[name].dag_id, runs[name], task_id)
+        assert person.answer(dags[name].dag_id, runs[name], task_id, params=REVIEWED).status_code == 200
+
+    approve("verify_soak")
+    mark_when("approval", "approve", "waiting")
+    mark_when("override", "freeze_override", "waiting")
+    approve("override")
+    mark_when("signoff", "approve_executive", "waiting")
+    approve("signoff", "approve_engineering_lead", lead)
+    assert operator.wait_for_end(dags["pre_check"].dag_id, runs["pre_check"]) == "failed"
+    mark_when("pre_check", "pre_checks.runbook", "failed")
+    operator.clear_failed(dags["pre_check"].dag_id, runs["pre_check"])
+    approve("pre_check")
+    mark_when("verify_soak", "verify.synthetic_load", "running")
+    mark_when("verify_soak", "sustained_monitor", "up_for_reschedule")
+
+    refused_at = {"approval": ("snapshot_before", "approval: no answer in the ledger"),
+                  "override": ("snapshot_before", "freeze override: the pre-check asked for one in 'test_freeze'"),
+                  "signoff": ("snapshot_before", "Executive sign-off: no answer in the ledger"),
+                  "pre_check": ("snapshot_before", "pre_checks.runbook: its latest result is 'failed'"),
+                  "verify_soak": ("complete", "verify.synthetic_load: no result in the ledger")}
+    for name, (task_id, named) in refused_at.items():
+        dag_id, run_id = dags[name].dag_id, runs[name]
+        assert operator.wait_for_end(dag_id, run_id) == "failed", name
+        assert operator.task_states(dag_id, run_id)[task_id] == "failed", (name, operator.task_states(dag_id, run_id))
+        (refused,) = _bypass_rows(stack["ledger"], run_id)
+        assert refused.payload["severity"] == "P1" and named in refused.payload["summary"], (name, refused.payload)
+        events = [r.event for r in _run_rows(stack["ledger"], run_id)]
+        assert "phase_completed" not in events, name
+        if task_id == "snapshot_before":
+            assert "snapshot_taken" not in events and "change_applied" not in events, name
+    verify_soak = _bypass_rows(stack["ledger"], runs["verify_soak"])[0].payload["summary"]
+    assert "sustained_monitor: no successful soak verdict" in verify_soak  # both gates named at once
+    assert "rollback_completed" in [r.event for r in _run_rows(stack["ledger"], runs["verify_soak"])]
     assert _pools(stack["target"]) == before
+    texts = stack["slack"].texts()
+    assert sum("[P1]" in text and "refused" in text for text in texts) >= len(refused_at)
 
 
 def test_the_engineering_lead_rolls_back_a_completed_phase_and_phase2_waits(stack: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from include.launch.plan.loader import PLANS_DIR
 from tests.harness.airflow import scratch_dags
 
 _counter = itertools.count(1)
+UNANSWERED_MINUTES = 6.0  # a test answers within seconds; pytest would stop it at ten minutes
 Edit = Callable[[dict[str, Any]], None]
 
 
@@ -31,9 +32,12 @@ def freeze_in_the_past(plan: dict[str, Any]) -> None:
 
 
 def shortened(plan: dict[str, Any]) -> None:
-    """Seconds instead of minutes, and no freeze today (``freeze_in_the_past``)."""
+    """Seconds instead of minutes, and no freeze today (``freeze_in_the_past``). An approval nobody
+    answers times out in minutes, not the plan's day: the run fails and the test says why, instead
+    of a dag.test waiting for a person who is not coming."""
     freeze_in_the_past(plan)
     for phase in plan["phases"]:
+        phase["approval"]["timeout_minutes"] = min(phase["approval"].get("timeout_minutes", 1440), UNANSWERED_MINUTES)
         for check in phase.get("pre_checks", []) + phase.get("verify", []):
             if check["kind"] == "metric_gate":
                 check.setdefault("params", {})["window_seconds"] = 2
@@ -60,7 +64,7 @@ def freeze_covering_now(second_approval: bool = True, hours: float = 3.0, max_ho
             "end": (now + timedelta(hours=hours)).isoformat(),
             "override": {"approvers": [{"id": user, "name": user.replace("_", " ").title()} for user in approvers],
                          "justification_min_chars": 20, "second_approval": second_approval,
-                         "max_hours": max_hours, "timeout_minutes": 30}}]
+                         "max_hours": max_hours, "timeout_minutes": UNANSWERED_MINUTES}}]
 
     return edit
 
