@@ -292,12 +292,14 @@ def running_up() -> int | None:
 
 def serve_until_stopped(airflow: Any) -> None:
     """The ``--up`` foreground: print how to sign in, then wait for SIGTERM (``make down``) or Ctrl-C."""
+    from include.access.roles import DEMO_USERS
     from include.devservices.airflow_local import TEST_USERS, user_password
 
     print(f"\nAirflow UI: {airflow.base_url}   (Launch board: {airflow.base_url}/launch/)")
-    print("Users (SimpleAuthManager; approvers answer Required Actions, never the operator who triggered):")
+    print("Users (Airflow's FAB auth manager; approvers answer the Required Actions assigned to them, never "
+          "a run they triggered):")
     for user in (u for u in TEST_USERS if u != "dag_test"):
-        print(f"  {user:<14} password {user_password(airflow.home, user)}")
+        print(f"  {user:<14} {DEMO_USERS[user]:<16} password {user_password(airflow.home, user)}")
     print(f"Evidence: {EVIDENCE}\nStop everything with: make down\n{READY}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with contextlib.suppress(KeyboardInterrupt):

@@ -229,6 +229,9 @@ class ApprovalScript:
                 break
             else:
                 time.sleep(0.3)
+        if self.queue and not self._stop.is_set():  # said where a failing test's output shows it
+            print(f"ApprovalScript gave up after {self.timeout:g} s on {[a.task_id for a in self.queue]}; "
+                  f"last errors: {self.errors[-3:]}", file=sys.stderr, flush=True)
 
 
 def run_dag(

@@ -64,7 +64,7 @@ def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory,
             finally:
                 # Process and task logs are the first thing to read when a Celery run fails.
                 shutil.copytree(work / "airflow", ARTIFACTS / "airflow", dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("*.db", "*.cfg", "simple_auth_manager_passwords.json"))
+                                ignore=shutil.ignore_patterns("*.db", "*.cfg"))
     finally:
         slack.stop()
         for url in (ledger_url, target_url, metadata_url):

@@ -74,7 +74,7 @@ def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory,
             slack.stop()
             # Process and task logs are the first thing to read when an e2e run fails.
             shutil.copytree(work / "airflow", ARTIFACTS / "airflow", dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("*.db", "*.cfg", "simple_auth_manager_passwords.json"))
+                            ignore=shutil.ignore_patterns("*.db", "*.cfg"))
 
 
 def _pools(target: RunningTarget) -> list[tuple[int, int]]:
