@@ -225,7 +225,7 @@ def release_waiting_approvals(client: ApprovalClient, dag_id: str) -> None:
     for item in client.pending(dag_id):
         ti = item["task_instance"]
         client.answer(dag_id, ti["dag_run_id"], Answer(ti["task_id"], "exec_approver", "Reject",
-                                                      {"comment": "test cleanup"}))
+                                                      {"comment": "test cleanup: the test has ended"}))
 
 def test_pending_approval_links_to_its_required_action(approvals: ApprovalClient, approval_phase: tuple[Any, Path],
                                                        ledger_db: str, evidence_base: Path, slack: object) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from include.demo_target.beta import cohort_entries
 from include.launch.ledger import Ledger
-from tests.harness.airflow import Answer, ApprovalClient, run_dag
+from tests.harness.airflow import ApprovalClient, run_dag
+from tests.harness.answers import approve
 from tests.harness.phase import build_variant
 from tests.harness.scorecard import states
 from tests.harness.target import LiveTraffic
@@ -47,7 +48,7 @@ def test_enroll_verify_and_first_watch(beta_env: dict[str, Any], approvals: Appr
     dag = build_variant("accubooks", "phase3_beta")
     conf = {**FAST, "cohort": cohort_entries(target.db_url, COHORT_TENANTS)}
     with LiveTraffic(target.urls):
-        dag_run, results = run_dag(dag, client=approvals, conf=conf, answers=[Answer("approve", user="exec_approver")])
+        dag_run, results = run_dag(dag, client=approvals, conf=conf, answers=[approve()])
     assert [r.status_code for r in results] == [200]
     assert dag_run.state == "success", states(dag_run)
     assert flags(target.db_url) == {"beta": set(COHORT_TENANTS), "detailed_logging": set(COHORT_TENANTS)}
@@ -67,7 +68,7 @@ def test_rollback_pauses_the_beta_exports_and_keeps_the_data(beta_env: dict[str,
     before = counts(target.db_url)
     dag = build_variant("accubooks", "phase3_beta", failing_verify)
     conf = {**FAST, "cohort": cohort_entries(target.db_url, COHORT_TENANTS)}
-    dag_run, _ = run_dag(dag, client=approvals, conf=conf, answers=[Answer("approve", user="exec_approver")])
+    dag_run, _ = run_dag(dag, client=approvals, conf=conf, answers=[approve()])
     assert dag_run.state == "failed"
     assert states(dag_run)["rollback"] == "failed"  # rolled back, then fails the run on purpose
     assert flags(target.db_url) == {}
