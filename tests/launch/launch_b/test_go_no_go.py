@@ -1,9 +1,8 @@
 """The Go/No-Go DAG end to end: every gate measured on real services, the table rendered with the
-measured values, four sign-offs by four different people; and a load test that misses p95 -> NO-GO.
+measured values, four sign-offs by four different people (the NO-GO run: test_no_go.py).
 
-Neither outcome depends on how fast this machine is: the GO run's latency gates are measured and
-shown but out of reach (tests/harness/latency.py), and the NO-GO run's latency is an injected
-800 ms fault against the shipped 500 ms gate, which a slower machine can only make slower."""
+Its outcome does not depend on how fast this machine is: the GO run's latency gates are measured
+and shown but out of reach (tests/harness/latency.py)."""
 
 from __future__ import annotations
 
@@ -53,12 +52,6 @@ def fast(plan: dict[str, Any]) -> None:
             check["params"].update(observe_seconds=3, recovery_seconds=45)
         elif check["kind"] == "decision_table":
             check["params"]["window_seconds"] = 5
-
-
-def only_load_test(plan: dict[str, Any]) -> None:
-    phase = next(p for p in plan["phases"] if p["id"] == "go_no_go")
-    phase["pre_checks"] = [c for c in phase["pre_checks"] if c["kind"] == "load_test"]
-    phase["pre_checks"][0]["params"].update(duration_seconds=15, spawn_rate=250)
 
 
 @pytest.fixture()
@@ -116,20 +109,3 @@ def test_every_gate_passes_and_four_people_sign(launch_env: dict[str, Any], aler
         assert fault["graceful"] and fault["recovered_after_seconds"] is not None, fault
         assert fault["served_ok_during"] > 0  # reads kept working from the cache or the database
     assert ledger.verify() == []
-
-
-def test_load_test_missing_p95_says_no_go_with_the_number(launch_env: dict[str, Any],
-                                                          approvals: ApprovalClient) -> None:
-    env = launch_env["target"]
-    env.set_faults(env.stable, latency_ms=800)  # every API call now takes > 800 ms
-    dag = build_variant("reconciliation", "go_no_go", only_load_test)
-    dag_run, _ = run_dag(dag, client=approvals)
-    assert dag_run.state == "failed"
-    assert states(dag_run)["pre_checks.load_test"] == "failed"
-    assert states(dag_run)["approve_cpo"] != "success"
-    row = next(r for r in Ledger(launch_env["ledger"]).rows(event="check_result")
-               if r.payload["check"] == "load_test")
-    p95 = row.payload["measured"]["load"]["latency_p95_ms"]
-    assert row.outcome == "failed" and p95 >= 800
-    assert row.payload["summary"].startswith("NO-GO")
-    assert f"p95 {p95:g} ms" in row.payload["summary"] and "latency_p95_ms < 500" in row.payload["summary"]
