@@ -84,12 +84,12 @@ class Approval(Model):
     the recommendation needs a comment that says why. recommendation_from: the task whose return
     value's ``recommendation`` is preselected (default ``propose``).
 
-    required_roles: the answer must come from a holder of this role (seed 000: the executive approves
-    every phase); approvers holding other roles are listed for their other duties (a manual
-    rollback, a freeze override) and are never asked. One role without sign-offs; with
-    ``signoff_roles``, a subset of them. comment_min_chars: the answer, Approve or Reject, needs a
-    written comment of at least this many characters (default 0: optional); a shorter one is refused
-    and the question asked again.
+    required_roles: the answer must come from a holder of this role (seed 000: the executive
+    approves every phase); approvers of other roles are listed only for the manual rollback
+    (``rollback.manual_by_role``) and are never asked (``plan check`` refuses one with neither
+    duty). One role without sign-offs; with ``signoff_roles``, a subset of them.
+    comment_min_chars: the answer, Approve or Reject, needs a written comment of at least this many
+    characters (default 0: optional); a shorter one is refused and the question asked again.
     """
 
     approvers: list[Approver] = Field(min_length=1)
