@@ -109,8 +109,8 @@ def main() -> None:
     from include.devservices.demo_target_local import LiveTraffic, running_target
     from include.devservices.postgres import airflow_connection_json, start_server
     from include.devservices.slack_receiver import SlackReceiver
-    from include.launch.evidence import EvidenceStore
-    from include.launch.ledger import Ledger
+    from include.launch.evidence.ledger import Ledger
+    from include.launch.evidence.store import EvidenceStore
     from tests.harness.phase import build_variant
 
     migrate_metadata_db()  # this process's own SQLite DB: build_variant parses the variants with a DagBag

@@ -42,8 +42,8 @@ def bench_breach_to_rollback(server: object, work: Path) -> None:
     from include.devservices.demo_target_local import LiveTraffic, running_target
     from include.devservices.postgres import airflow_connection_json
     from include.devservices.slack_receiver import SlackReceiver
-    from include.launch.evidence import EvidenceStore
-    from include.launch.ledger import Ledger
+    from include.launch.evidence.ledger import Ledger
+    from include.launch.evidence.store import EvidenceStore
     from tests.harness.phase import build_variant
 
     ledger_url = server.create_database("bench_ledger")  # type: ignore[attr-defined]
@@ -92,7 +92,7 @@ def bench_breach_to_rollback(server: object, work: Path) -> None:
 
 def bench_load_vs_wrk(server: object, work: Path) -> None:
     from include.devservices.demo_target_local import running_target
-    from include.launch.load import run_load
+    from include.launch.plugins.load import run_load
 
     target_url = server.create_database("bench_wrk")  # type: ignore[attr-defined]
     with running_target(target_url, work / "wrk_target", tenants=50) as target:

@@ -23,11 +23,11 @@ import psycopg
 
 from include.demo_target.generator import generate
 from include.devservices.postgres import start_server
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
 from include.launch.plan import load_plan
-from include.launch.quality.checks import SUITES, Check, suite_checks
-from include.launch.quality.model import DataModel
-from include.launch.quality.runner import row_counts, run_suite
+from include.launch.plugins.quality.checks import SUITES, Check, suite_checks
+from include.launch.plugins.quality.model import DataModel
+from include.launch.plugins.quality.runner import row_counts, run_suite
 from tests.conftest import postgres_connection_json
 
 
@@ -43,8 +43,8 @@ def plain_sql(dsn: str, model: DataModel) -> float:
 
 
 def through_runner(model_plan: str) -> float:
-    from include.launch.runtime import PhaseRun
-    from include.launch.spec import build_phase_spec
+    from include.launch.evidence.runtime import PhaseRun
+    from include.launch.spec.phase import build_phase_spec
 
     run = PhaseRun(spec=build_phase_spec(load_plan(model_plan), "phase1_pool_scaling", model_plan),
                    run_id=f"bench-{time.time_ns()}", task_id="bench")

@@ -87,9 +87,9 @@ def demo_stack() -> Iterator[dict[str, Any]]:
     from include.devservices.postgres import airflow_connection_json, start_server
     from include.devservices.prometheus import monitoring_stack
     from include.devservices.slack_receiver import SlackReceiver
-    from include.launch.backup import backup_and_test_restore
-    from include.launch.evidence import EvidenceStore
-    from include.launch.ledger import Ledger
+    from include.launch.evidence.ledger import Ledger
+    from include.launch.evidence.store import EvidenceStore
+    from include.launch.plugins.checks.backup import backup_and_test_restore
 
     say("PostgreSQL: " + ("the server in LAUNCH_PG_URL" if os.environ.get("LAUNCH_PG_URL") else "embedded server"))
     server = start_server()
@@ -155,8 +155,8 @@ OVERRIDE_ANSWERERS = {"freeze_override": "eng_lead", "freeze_override_second": "
 
 
 def todays_freeze() -> Any:
-    """The shipped plan's freeze that holds right now, if any (include.launch.freeze.Freeze)."""
-    from include.launch.freeze import freeze_at
+    """The shipped plan's freeze that holds right now, if any (include.launch.engine.freeze.Freeze)."""
+    from include.launch.engine.freeze import freeze_at
     from include.launch.plan import load_plan
 
     return freeze_at(load_plan("accubooks").freeze_windows, datetime.now(UTC))
@@ -215,7 +215,7 @@ def replay_beta(stack: dict[str, Any]) -> str:
     import psycopg
 
     from include.demo_target.beta import simulate_beta, write_survey_csv
-    from include.launch.evidence import EvidenceStore
+    from include.launch.evidence.store import EvidenceStore
 
     start = beta_start()
     inbox = EvidenceStore(str(EVIDENCE), "phase3_beta")
@@ -238,9 +238,9 @@ def replay_beta(stack: dict[str, Any]) -> str:
 
 
 def report(ledger_url: str) -> bool:
-    from include.launch.ledger import Ledger
+    from include.launch.evidence.ledger import Ledger
+    from include.launch.evidence.status import status_markdown
     from include.launch.plan import load_plan
-    from include.launch.status import status_markdown
 
     ledger = Ledger(ledger_url)
     table = status_markdown(load_plan("accubooks"), ledger)
@@ -250,7 +250,7 @@ def report(ledger_url: str) -> bool:
     for path in sorted(EVIDENCE.rglob("*")):
         if path.is_file():
             print(f"  {path.relative_to(EVIDENCE)}")
-    from include.launch.freeze_override import grant_lines, granted_overrides
+    from include.launch.evidence.overrides import grant_lines, granted_overrides
 
     for line in grant_lines(granted_overrides(ledger.rows(event="freeze_override_granted"))):
         print(line)

@@ -53,8 +53,8 @@ def ledger_reason(rows: list[Any]) -> str:
 def explain(rest: Any, ledger_url: str, dag_id: str, run_id: str, airflow_home: Path, evidence: Path,
             phase_id: str) -> FailedRun:
     """Collect what a person needs about a run that did not succeed; never raises for a missing part."""
-    from include.launch.ledger import Ledger
-    from include.launch.runtime import run_folder
+    from include.launch.evidence.ledger import Ledger
+    from include.launch.evidence.runtime import run_folder
 
     try:
         states = rest.task_states(dag_id, run_id)

@@ -8,7 +8,7 @@ exports with user e-mails: a Viewer sees the board, its file names and no file):
     GET /launch/                              the board of the first launch (HTML)
     GET /launch/board/{launch_id}             the board of one launch (HTML)
     GET /launch/api/launches                  the launches: id, name, board and API URLs (JSON)
-    GET /launch/api/launches/{launch_id}      one launch's board (JSON; include.launch.board.Board)
+    GET /launch/api/launches/{launch_id}      one launch's board (JSON; include.launch.ui.board.Board)
     GET /launch/evidence/{launch_id}/{path}   one evidence file, path-checked to stay in the base
 
 Airflow loads this file in every process that loads plugins, so importing it costs nothing: the
@@ -26,7 +26,7 @@ from airflow.plugins_manager import AirflowPlugin
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
 
-    from include.launch.board import Board
+    from include.launch.ui.board import Board
 
 URL_PREFIX = "/launch"
 Scope = MutableMapping[str, Any]
@@ -66,8 +66,8 @@ def create_board_app() -> "FastAPI":
     from fastapi.security import HTTPBearer
 
     from include.access.roles import EVIDENCE_METHOD, EVIDENCE_RESOURCE
-    from include.launch import board as data
-    from include.launch.errors import EvidenceError
+    from include.launch.core.errors import EvidenceError
+    from include.launch.ui import board as data
 
     bearer = HTTPBearer(auto_error=False)
 
@@ -134,7 +134,7 @@ def create_board_app() -> "FastAPI":
 
     @app.get("/evidence/{launch_id}/{relative:path}", dependencies=[Depends(evidence_reader)])
     async def evidence_file(launch_id: str, relative: str) -> Response:
-        from include.launch.evidence import resolve_base
+        from include.launch.evidence.store import resolve_base
 
         plan = plan_for(launch_id)
         tree = data.EvidenceTree(resolve_base(plan.evidence.base))

@@ -48,7 +48,7 @@ postgres_connection_json = airflow_connection_json  # the name the tests use
 @pytest.fixture()
 def ledger_db(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh ledger database behind the ``launch_db`` connection; its URL."""
-    from include.launch.ledger import Ledger
+    from include.launch.evidence.ledger import Ledger
 
     monkeypatch.setenv("AIRFLOW_CONN_LAUNCH_DB", postgres_connection_json(fresh_db))
     Ledger(fresh_db).ensure_schema()

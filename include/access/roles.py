@@ -32,7 +32,7 @@ EVIDENCE_RESOURCE = "Launch Evidence"
 EVIDENCE_METHOD: Final[Literal["GET"]] = "GET"  # FAB maps GET to can_read
 READ, EDIT, MENU, CREATE = "can_read", "can_edit", "menu_access", "can_create"
 
-# A launch's manual-rollback DAG (``<launch>_manual_rollback``, include.launch.manual_rollback):
+# A launch's manual-rollback DAG (``<launch>_manual_rollback``, include.launch.engine.manual_rollback):
 # approvers may create its runs, through this custom resource (include.access.auth_manager); the
 # DAG itself then refuses everyone but the plan's ``rollback.manual_by_role``.
 MANUAL_ROLLBACK_SUFFIX = "_manual_rollback"

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
 
-    from include.launch.board import load_plans
+    from include.launch.ui.board import load_plans
 
     with get_application_builder() as appbuilder:
         sm = appbuilder.sm

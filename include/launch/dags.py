@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from include.launch.errors import PlanError
+from include.launch.core.errors import PlanError
 from include.launch.plan import Plan, load_plan
 from include.launch.plan.loader import _resolve
 
@@ -37,15 +37,16 @@ def _render(plan: str, section: str, build: Callable[[Plan, Path], DAG]) -> DAG:
 
 def phase_dag(plan: str, phase_id: str) -> DAG:
     """Build the DAG of one phase of a plan (a shipped plan name or a path)."""
-    from include.launch.dagbuilder import build_phase_dag
-    from include.launch.spec import build_phase_spec
+    from include.launch.engine.dagbuilder import build_phase_dag
+    from include.launch.spec.phase import build_phase_spec
 
     return _render(plan, "phases", lambda loaded, path: build_phase_dag(build_phase_spec(loaded, phase_id, path)))
 
 
 def scorecard_dag(plan: str, scorecard_id: str) -> DAG:
     """Build the daily DAG of one scorecard of a plan (a shipped plan name or a path)."""
-    from include.launch.scorecard import build_scorecard_dag, build_scorecard_spec
+    from include.launch.scorecard.dag import build_scorecard_dag
+    from include.launch.spec.scorecard import build_scorecard_spec
 
     return _render(plan, "scorecards",
                    lambda loaded, path: build_scorecard_dag(build_scorecard_spec(loaded, scorecard_id, path)))
@@ -53,6 +54,6 @@ def scorecard_dag(plan: str, scorecard_id: str) -> DAG:
 
 def manual_rollback_dag(plan: str) -> DAG:
     """The launch's DAG that rolls a completed phase back by hand (``rollback.manual_by_role``)."""
-    from include.launch.manual_rollback import build_manual_rollback_dag
+    from include.launch.engine.manual_rollback import build_manual_rollback_dag
 
     return _render(plan, "phases", build_manual_rollback_dag)

@@ -73,7 +73,7 @@ class ToolResult:
 
 def run_tool(command: list[str], timeout: float = 60.0) -> ToolResult:
     """Run promtool/amtool; a missing binary is a configuration error, not a failed check."""
-    from include.launch.errors import ConfigurationError
+    from include.launch.core.errors import ConfigurationError
 
     executable = shutil.which(command[0]) or shutil.which(command[0], path="/usr/bin")
     if executable is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from include.launch.vocabulary import Metric
+from include.launch.core.vocabulary import Metric
 from include.monitoring import promql
 
 RATE = "$__rate_interval"

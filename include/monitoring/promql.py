@@ -6,7 +6,7 @@ explains it always compute the same number. Expressions are in the metric's unit
 
 from __future__ import annotations
 
-from include.launch.vocabulary import Metric
+from include.launch.core.vocabulary import Metric
 
 WINDOW = "$window"
 SELECTOR = "$selector"

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 import yaml
 
-from include.launch.evidence import PROJECT_ROOT
+from include.launch.evidence.store import PROJECT_ROOT
 from include.launch.plan.models import Plan
 from include.monitoring.dashboards import dashboard
 from include.monitoring.settings import MonitoringSettings

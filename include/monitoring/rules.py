@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from include.launch.core.vocabulary import Comparison, Metric, Severity
 from include.launch.plan.models import Plan
-from include.launch.vocabulary import Comparison, Metric, Severity
 from include.monitoring import promql
 
 DEFAULT_FOR_MINUTES = 1.0
@@ -173,7 +173,7 @@ def runbooks(plan: Plan) -> dict[Severity, str]:
     for incident in plan.incidents:
         within = f" Respond within {incident.respond_within_minutes:g} min." if incident.respond_within_minutes else ""
         found[incident.severity] = (f"{incident.severity.value}: " + "; ".join(incident.actions) + "." + within
-                                    + " Incident report template: seed 000 (include/launch/incidents.py).")
+                                    + " Incident report template: seed 000 (include/launch/evidence/incidents.py).")
     return found
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from include.launch.errors import ConfigurationError
+from include.launch.core.errors import ConfigurationError
 from include.launch.plan.models import Plan
 
 
@@ -28,7 +28,7 @@ def _conn(conn_id: str | None) -> Any | None:
         return None
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from include.launch.connections import get_connection
+    from include.launch.core.connections import get_connection
 
     try:
         return get_connection(conn_id)

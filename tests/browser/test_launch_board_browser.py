@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from include.devservices.airflow_local import PROJECT_ROOT
-from include.launch.evidence import EvidenceStore
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
+from include.launch.evidence.store import EvidenceStore
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, AirflowUI, chromium_available
 from tests.harness.airflow import ApprovalClient
 from tests.plugins.test_launch_board import release_waiting_approvals

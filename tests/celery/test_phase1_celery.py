@@ -20,8 +20,8 @@ from include.devservices.celery_stack import CHECK_QUEUE, DEFAULT_QUEUE, DEFAULT
 from include.devservices.demo_target_local import LiveTraffic, running_target
 from include.devservices.postgres import PostgresServer, airflow_connection_json
 from include.devservices.slack_receiver import SlackReceiver
-from include.launch.evidence import EvidenceStore
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
+from include.launch.evidence.store import EvidenceStore
 from tests.harness.answers import REVIEWED
 from tests.harness.latency import latency_cannot_decide
 from tests.harness.phase import build_variant, only_the_load_gates, phase1_conf

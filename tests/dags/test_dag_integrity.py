@@ -14,7 +14,7 @@ from airflow.dag_processing.dagbag import DagBag
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
 DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
-HEAVY = ("great_expectations", "pandas", "include.launch.quality.runner", "include.launch.load")
+HEAVY = ("great_expectations", "pandas", "include.launch.plugins.quality.runner", "include.launch.plugins.load")
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,9 @@ from include.devservices.airflow_stack import AirflowRest, AirflowStack
 from include.devservices.demo_target_local import LiveTraffic, RunningTarget, running_target
 from include.devservices.postgres import PostgresServer, airflow_connection_json
 from include.devservices.slack_receiver import SlackReceiver
-from include.launch.evidence import EvidenceStore
-from include.launch.ledger import Ledger
-from include.launch.runtime import run_folder
+from include.launch.evidence.ledger import Ledger
+from include.launch.evidence.runtime import run_folder
+from include.launch.evidence.store import EvidenceStore
 from tests.harness.answers import REVIEWED
 from tests.harness.faults import kill_task_process
 from tests.harness.latency import latency_cannot_decide
@@ -188,7 +188,7 @@ def test_inside_a_freeze_refused_then_completed_with_an_override(stack: dict[str
     """The freeze window holds now by the plan variant (never by the calendar or a switch): without
     a justification the run is refused with the window, its end and how to ask; with one, the
     operator may not approve it, another person does, and the run completes with the override in
-    the ledger, in Slack and in the phase report (two people: tests/launch/test_freeze_override_dag.py)."""
+    the ledger, in Slack and in the phase report (two people: tests/launch/engine/test_freeze_override_dag.py)."""
     airflow: AirflowStack = stack["airflow"]
     # The freeze's path through the real stack: the built-in gates, the override, the approval, the
     # change and its report; the load gates and the soak have tests of their own.

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
 
 
 class WhenLedgerShows:

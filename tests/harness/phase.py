@@ -26,7 +26,7 @@ Edit = Callable[[dict[str, Any]], None]
 
 
 def freeze_in_the_past(plan: dict[str, Any]) -> None:
-    """No month-end freeze (tests/launch/test_freeze.py tests it with an injected clock), so a run
+    """No month-end freeze (tests/launch/engine/test_freeze.py tests it with an injected clock), so a run
     does not depend on the date; tests inside a freeze add ``freeze_covering_now``."""
     plan["freeze_windows"] = [{"name": "past_freeze", "start": "2020-01-30T00:00:00Z", "end": "2020-02-03T00:00:00Z"}]
 

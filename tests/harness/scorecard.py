@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from include.launch.ledger import Event, Ledger
+from include.launch.evidence.ledger import Event, Ledger
 from tests.harness.phase import Edit, write_variant
 
 

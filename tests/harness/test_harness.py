@@ -8,7 +8,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 from include.devservices.slack_receiver import SlackReceiver
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 
 HARNESS_DAGS = Path(__file__).resolve().parents[1] / "harness_dags"

@@ -6,8 +6,8 @@ import pendulum
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import dag, task
 
-from include.launch.ledger import Ledger
-from include.launch.notify import Message, SlackNotifier
+from include.launch.evidence.ledger import Ledger
+from include.launch.evidence.notify import Message, SlackNotifier
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False, tags=["test"])

@@ -34,8 +34,8 @@ from include.access.roles import (
 )
 from include.devservices.airflow_local import PROJECT_ROOT, passwords_file
 from include.devservices.postgres import PostgresServer, airflow_connection_json
-from include.launch.evidence import EvidenceStore
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
+from include.launch.evidence.store import EvidenceStore
 from tests.harness.airflow import HARNESS_DAGS, ApprovalClient
 
 DAG_ID, ROLLBACK_DAG_ID = "harness_access_approvals", "harness_access_manual_rollback"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from include.launch.evidence import EvidenceStore
-from include.launch.ledger import Event, Ledger
+from include.launch.evidence.ledger import Event, Ledger
+from include.launch.evidence.store import EvidenceStore
 from tests.harness.airflow import Answer, ApprovalClient
 
 BOARD = "/launch/api/launches/accubooks"

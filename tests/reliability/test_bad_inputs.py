@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException, ParamValidationError
 
-from include.launch import steps
 from include.launch.beta.survey import HEADER, parse_survey
-from include.launch.ledger import Ledger
+from include.launch.engine import steps
+from include.launch.evidence.ledger import Ledger
+from include.launch.evidence.runtime import PhaseRun
 from include.launch.plan import load_plan
-from include.launch.runtime import PhaseRun
-from include.launch.spec import build_phase_spec
+from include.launch.spec.phase import build_phase_spec
 from tests.harness.airflow import run_dag
 from tests.harness.phase import build_variant, phase1_conf
 

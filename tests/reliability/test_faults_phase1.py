@@ -19,7 +19,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from include.demo_target import supervisor
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.answers import REVIEWED
 from tests.harness.faults import WhenLedgerShows

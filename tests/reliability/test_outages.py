@@ -16,15 +16,15 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 from psycopg.conninfo import conninfo_to_dict
 
-import include.launch.ledger as ledger_module
+import include.launch.evidence.ledger as ledger_module
 from include.devservices.postgres import PostgresServer
 from include.devservices.slack_receiver import SlackReceiver
-from include.launch.errors import LedgerError
-from include.launch.ledger import Event, Ledger
-from include.launch.notify import Message, SlackNotifier
+from include.launch.core.errors import LedgerError
+from include.launch.engine.soak import SoakStore, SustainedMonitorOperator
+from include.launch.evidence.ledger import Event, Ledger
+from include.launch.evidence.notify import Message, SlackNotifier
 from include.launch.plan import load_plan
-from include.launch.soak import SoakStore, SustainedMonitorOperator
-from include.launch.spec import build_phase_spec
+from include.launch.spec.phase import build_phase_spec
 
 
 def _allow_connections(server: PostgresServer, url: str, allow: bool) -> None:
@@ -58,7 +58,7 @@ def test_ledger_briefly_unavailable_append_retries_and_lands(pg_server: Postgres
 def test_ledger_down_for_longer_fails_the_step_not_silently(pg_server: PostgresServer, ledger_db: str,
                                                            evidence_base: object) -> None:
     """A step that cannot record fails (Airflow retries it); the event is never dropped."""
-    from include.launch import steps
+    from include.launch.engine import steps
 
     spec = build_phase_spec(load_plan("accubooks"), "phase1_pool_scaling", "accubooks")
     context = {"run_id": "manual__ledger_down", "ti": SimpleNamespace(task_id="pre_checks.freeze_window",
@@ -162,7 +162,7 @@ def test_alertmanager_down_at_pre_check_is_an_error_never_a_pass(ledger_db: str,
     """Unreachable Alertmanager: retried (AirflowException), then the check fails the run before approval."""
     from airflow.sdk.exceptions import AirflowException
 
-    from include.launch import steps
+    from include.launch.engine import steps
 
     monkeypatch.setenv("AIRFLOW_CONN_ALERTMANAGER", json.dumps({"conn_type": "http", "host": "http://127.0.0.1:9"}))
     spec = build_phase_spec(load_plan("accubooks"), "phase1_pool_scaling", "accubooks")
@@ -178,7 +178,7 @@ def test_alertmanager_down_at_pre_check_is_an_error_never_a_pass(ledger_db: str,
 
 def test_phase_triggered_before_its_predecessor_completed_is_refused(ledger_db: str, evidence_base: object,
                                                                      slack: SlackReceiver) -> None:
-    from include.launch import steps
+    from include.launch.engine import steps
 
     spec = build_phase_spec(load_plan("accubooks"), "phase2_monitoring", "accubooks")
     with pytest.raises(AirflowFailException, match="phase 'phase1_pool_scaling' has not completed"):

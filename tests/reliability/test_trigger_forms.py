@@ -9,11 +9,12 @@ import pytest
 from airflow.sdk.definitions.param import ParamsDict
 from airflow.sdk.exceptions import ParamValidationError
 
-from include.launch.dagbuilder import trigger_form
-from include.launch.errors import ConfigurationError
+from include.launch.core.errors import ConfigurationError
+from include.launch.engine.steps import unknown_params
 from include.launch.plan import load_plan
-from include.launch.spec import build_phase_spec
-from include.launch.steps import change_params, unknown_params
+from include.launch.spec.effective import change_params
+from include.launch.spec.phase import build_phase_spec
+from include.launch.spec.trigger_form import trigger_form
 
 PHASES = [(plan, phase.id) for plan in ("accubooks", "reconciliation") for phase in load_plan(plan).phases]
 WRONG_TYPE = {"integer": "many", "number": "soon", "boolean": "yes", "array": 7, "string": 7}

@@ -1,4 +1,5 @@
-"""The controlled beta (AccuBooks Phase 3) and the daily scorecards both launches share.
+"""The controlled beta's domain (AccuBooks Phase 3), read by the beta change, the daily scorecard
+(include.launch.scorecard) and the review.
 
 cohort: invitee parsing and validation; product: product metrics from the target database;
 survey: survey CSV import with validation; scoring: criteria, trends, day outcome; charts: SVG

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from include.launch.runtime import PhaseRun
+    from include.launch.evidence.runtime import PhaseRun
 
 DEFAULT_FROM = "launch@accubooks.example.com"
 
@@ -64,7 +64,7 @@ class SmtpSender:
     def send(self, mail: Mail) -> str:
         import smtplib
 
-        from include.launch.connections import get_connection
+        from include.launch.core.connections import get_connection
 
         conn = get_connection(self.conn_id)
         extra = conn.extra_dejson or {}

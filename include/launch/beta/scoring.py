@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from include.launch.criteria import Criterion
+from include.launch.core.criteria import Criterion
 
 PASS, FAIL, NO_DATA, NOT_DUE = "pass", "fail", "no_data", "not_due"
 

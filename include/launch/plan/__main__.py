@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from include.launch.errors import PlanError
+from include.launch.core.errors import PlanError
 from include.launch.plan.loader import load_plan
 
 

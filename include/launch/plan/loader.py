@@ -14,12 +14,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from include.launch.changes import CHANGES
-from include.launch.checks import CHECKS
-from include.launch.criteria import Criterion, RollbackTrigger
-from include.launch.errors import ConfigurationError, PlanError
+from include.launch.core.criteria import Criterion, RollbackTrigger
+from include.launch.core.errors import ConfigurationError, PlanError
+from include.launch.core.registry import Registry
 from include.launch.plan.models import Phase, Plan, PluginSpec
-from include.launch.registry import Registry
+from include.launch.plugins.changes import CHANGES
+from include.launch.plugins.checks import CHECKS
 
 PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
 # libyaml's safe loader parses a plan ~10x faster than the pure-Python one: DAG files load plans.

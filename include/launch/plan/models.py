@@ -12,12 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from include.launch.changes import CHANGES  # noqa: F401 - registers every change kind before plans validate
-from include.launch.checks import CHECKS  # noqa: F401 - registers every check kind before plans validate
-from include.launch.criteria import Criterion, RollbackTrigger
-from include.launch.quality.model import DataModel
-from include.launch.registry import Params, Registry
-from include.launch.vocabulary import Risk, Severity
+from include.launch.core.criteria import Criterion, RollbackTrigger
+from include.launch.core.registry import Params, Registry
+from include.launch.core.vocabulary import Risk, Severity
+from include.launch.plugins.changes import CHANGES  # noqa: F401 - registers every change kind before plans validate
+from include.launch.plugins.checks import CHECKS  # noqa: F401 - registers every check kind before plans validate
+from include.launch.plugins.quality.model import DataModel
 
 SLUG = r"^[a-z][a-z0-9_]*$"
 
@@ -79,7 +79,7 @@ class Approval(Model):
     one approval per role, each by a different person (Launch B's go/no-go).
 
     options: when set, the approval is a decision among these answers (Airflow's HITLBranchOperator,
-    include.launch.decision) instead of Approve / Reject: a ``propose`` task asks the change for its
+    include.launch.engine.decision) instead of Approve / Reject: a ``propose`` task asks the change for its
     recommendation first, which the form preselects; a comment is required, and an answer against
     the recommendation needs a comment that says why. recommendation_from: the task whose return
     value's ``recommendation`` is preselected (default ``propose``).

@@ -13,11 +13,11 @@ from statistics import fmean
 from typing import Any
 
 from include.launch.beta.scoring import fmt
-from include.launch.changes.catalog import RolloutDecisionParams, ScalingDecision
-from include.launch.criteria import Criterion
+from include.launch.core.criteria import Criterion
+from include.launch.core.vocabulary import Metric
+from include.launch.plugins.changes.catalog import RolloutDecisionParams, ScalingDecision
 from include.launch.review.evidence import SURVEY_METRICS, BetaEvidence
 from include.launch.review.model import ReviewCriterion
-from include.launch.vocabulary import Metric
 
 YES, CONDITIONAL, NO = "YES", "CONDITIONAL", "NO"
 PASS, FAIL, NO_DATA = "pass", "fail", "no_data"

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from include.launch.evidence import EvidenceStore
+from include.launch.evidence.store import EvidenceStore
 
 DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 SURVEY_METRICS = frozenset({"would_pay_again_percent", "satisfaction_score", "nps_score"})

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from include.launch.registry import Params
-from include.launch.vocabulary import Metric
+from include.launch.core.registry import Params
+from include.launch.core.vocabulary import Metric
 
 OverBeta = Literal["last", "mean", "worst"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from include.launch.ledger import Event, Ledger
+from include.launch.evidence.ledger import Event, Ledger
 from tests.conftest import postgres_connection_json
 from tests.launch.launch_b.environment import LaunchB, launch_b_target
 

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from include.demo_target.traffic import UserTraffic
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.phase import build_variant
 from tests.launch.launch_b.conftest import go_no_go_completed, states

@@ -17,9 +17,9 @@ import yaml
 
 from include.demo_target.traffic import UserTraffic
 from include.devservices.prometheus import MonitoringStack, monitoring_stack
-from include.launch.backup import backup_and_test_restore
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
 from include.launch.plan import load_plan
+from include.launch.plugins.checks.backup import backup_and_test_restore
 from include.monitoring.alertmanager_config import alertmanager_document
 from include.monitoring.settings import MonitoringSettings
 from tests.harness.airflow import Answer, ApprovalClient, run_dag

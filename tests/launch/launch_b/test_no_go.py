@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
 from tests.harness.airflow import ApprovalClient, run_dag
 from tests.harness.phase import build_variant
 from tests.launch.launch_b.conftest import states

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from include.launch.evidence import EvidenceStore
+from include.launch.evidence.store import EvidenceStore
 from tests.conftest import postgres_connection_json
 from tests.harness.target import LiveTraffic, RunningTarget, running_target
 

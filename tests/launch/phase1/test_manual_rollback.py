@@ -7,13 +7,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from include.launch import steps
-from include.launch.evidence import read_url
-from include.launch.ledger import Ledger
-from include.launch.manual_rollback import DONE, REFUSED
+from include.launch.engine import steps
+from include.launch.engine.manual_rollback import DONE, REFUSED
+from include.launch.evidence.ledger import Ledger
+from include.launch.evidence.status import phase_statuses
+from include.launch.evidence.store import read_url
 from include.launch.plan import load_plan
-from include.launch.spec import build_phase_spec
-from include.launch.status import phase_statuses
+from include.launch.spec.phase import build_phase_spec
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.answers import REVIEWED
 from tests.harness.phase import build_variant, change_only, dag_from_plan_file, own_launch_id, plan_file_of

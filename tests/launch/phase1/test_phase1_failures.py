@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from include.demo_target.config import read_env_file
-from include.launch import locks
-from include.launch.ledger import Ledger
+from include.launch.engine import locks
+from include.launch.evidence.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.answers import REVIEWED
 from tests.harness.faults import WhenLedgerShows

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.answers import REVIEWED
 from tests.harness.phase import build_variant, phase1_conf

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from include.launch.changes.catalog import SettingsChangeParams
-from include.launch.changes.env_file import EnvFileApplier
-from include.launch.target import Target
+from include.launch.plugins.changes.catalog import SettingsChangeParams
+from include.launch.plugins.changes.env_file import EnvFileApplier
+from include.launch.plugins.target import Target
 
 
 class WarmingReplica(ThreadingHTTPServer):

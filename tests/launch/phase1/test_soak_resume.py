@@ -10,11 +10,11 @@ import pytest
 import yaml
 from airflow.sdk.exceptions import AirflowRescheduleException
 
-from include.launch.ledger import Event, Ledger
+from include.launch.engine.soak import SoakStore, SustainedMonitorOperator
+from include.launch.evidence.ledger import Event, Ledger
 from include.launch.plan import parse_plan
 from include.launch.plan.loader import PLANS_DIR
-from include.launch.soak import SoakStore, SustainedMonitorOperator
-from include.launch.spec import PhaseSpec, build_phase_spec
+from include.launch.spec.phase import PhaseSpec, build_phase_spec
 from tests.harness.latency import latency_cannot_decide
 
 RUN_ID = "manual__resume"

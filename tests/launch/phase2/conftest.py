@@ -12,7 +12,7 @@ import pytest
 
 from include.devservices.prometheus import MonitoringStack, monitoring_stack
 from include.devservices.slack_receiver import SlackReceiver
-from include.launch.ledger import Event, Ledger
+from include.launch.evidence.ledger import Event, Ledger
 from tests.conftest import postgres_connection_json
 from tests.harness.target import LiveTraffic, RunningTarget, running_target
 

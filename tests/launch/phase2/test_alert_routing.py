@@ -11,12 +11,12 @@ import requests
 import yaml
 
 from include.devservices.prometheus import MonitoringStack, monitoring_stack
-from include.launch.checks.alerts import alert_routing
-from include.launch.checks.catalog import AlertRoutingParams
+from include.launch.core.vocabulary import Outcome
+from include.launch.evidence.runtime import PhaseRun
 from include.launch.plan import load_plan
-from include.launch.runtime import PhaseRun
-from include.launch.spec import build_phase_spec
-from include.launch.vocabulary import Outcome
+from include.launch.plugins.checks.alerts import alert_routing
+from include.launch.plugins.checks.catalog import AlertRoutingParams
+from include.launch.spec.phase import build_phase_spec
 from include.monitoring.alertmanager_config import alertmanager_document
 from include.monitoring.settings import MonitoringSettings
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from include.launch.core.vocabulary import Comparison, Metric
 from include.launch.plan import load_plan
-from include.launch.vocabulary import Comparison, Metric
 from include.monitoring import dashboards
 from include.monitoring.alertmanager_config import alertmanager_document
 from include.monitoring.rules import build_rules, duration, parse_condition, rules_document

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from include.launch.changes.monitoring import redact_config
 from include.launch.plan import load_plan
+from include.launch.plugins.changes.monitoring import redact_config
 from include.monitoring.bundle import render_bundle
 from include.monitoring.settings import MonitoringSettings
 

@@ -16,7 +16,7 @@ import requests
 import yaml
 
 from include.devservices.prometheus import MonitoringStack, monitoring_stack
-from include.launch.checks.monitoring import _targets_state, _until
+from include.launch.plugins.checks.monitoring import _targets_state, _until
 from include.monitoring.settings import MonitoringSettings
 
 DEAD = "127.0.0.1:9"  # nobody listens on the discard port

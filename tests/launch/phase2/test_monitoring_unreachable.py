@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from include.devservices.prometheus import free_port
-from include.launch.checks.catalog import NoParams
-from include.launch.checks.monitoring import monitoring_config_valid, monitoring_live
+from include.launch.core.vocabulary import Outcome
+from include.launch.evidence.runtime import PhaseRun
 from include.launch.plan import load_plan
-from include.launch.runtime import PhaseRun
-from include.launch.spec import build_phase_spec
-from include.launch.vocabulary import Outcome
+from include.launch.plugins.checks.catalog import NoParams
+from include.launch.plugins.checks.monitoring import monitoring_config_valid, monitoring_live
+from include.launch.spec.phase import build_phase_spec
 
 
 @pytest.fixture()
@@ -43,7 +43,7 @@ def test_verify_is_error_when_prometheus_unreachable(run: PhaseRun) -> None:
 
 
 def test_missing_connection_is_a_configuration_error(run: PhaseRun, monkeypatch: pytest.MonkeyPatch) -> None:
-    from include.launch.errors import ConfigurationError
+    from include.launch.core.errors import ConfigurationError
 
     monkeypatch.delenv("AIRFLOW_CONN_PROMETHEUS")
     with pytest.raises(ConfigurationError, match="prometheus"):

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import requests
 
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.answers import REVIEWED
 from tests.harness.phase import build_variant

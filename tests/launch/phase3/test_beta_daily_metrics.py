@@ -18,8 +18,8 @@ import requests
 
 from include.demo_target.beta import simulate_beta, write_survey_csv
 from include.demo_target.generator import plant_defects
-from include.launch.ledger import Ledger
-from include.launch.scorecard import daily_outcomes
+from include.launch.evidence.ledger import Ledger
+from include.launch.scorecard.outcomes import daily_outcomes
 from tests.harness.scorecard import build_scorecard_variant, open_window, run_day, states
 from tests.launch.phase3.conftest import COHORT_TENANTS
 

@@ -10,8 +10,8 @@ import pytest
 
 from include.launch.beta.cohort import cohort_problems, parse_cohort, target_problems
 from include.launch.beta.survey import HEADER, nps, parse_survey, summarise
-from include.launch.changes.catalog import BetaEnrollmentParams
 from include.launch.plan import load_plan
+from include.launch.plugins.changes.catalog import BetaEnrollmentParams
 
 PLAN_PARAMS = load_plan("accubooks").phase("phase3_beta").change.params  # type: ignore[union-attr]
 

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from include.demo_target.beta import cohort_entries
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
 from tests.harness.airflow import ApprovalClient, run_dag
 from tests.harness.answers import approve
 from tests.harness.phase import build_variant

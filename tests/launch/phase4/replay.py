@@ -1,5 +1,5 @@
 """A 14-day beta replayed fast: each day's documents are written by the daily scorecard's own
-scoring code (include.launch.beta.daily.score_day) from values chosen so the outcome is known,
+scoring code (include.launch.scorecard.daily.score_day) from values chosen so the outcome is known,
 without the target, Prometheus or the DAG runs (tests/launch/phase4/test_real_daily_dag.py uses
 the real daily DAG)."""
 
@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from include.launch.beta.daily import QUALITY_METRIC, ScorecardRun, Window, open_once, score_day
-from include.launch.evidence import EvidenceStore
+from include.launch.evidence.store import EvidenceStore
 from include.launch.plan.loader import PLANS_DIR, load_plan
-from include.launch.scorecard import build_scorecard_spec
+from include.launch.scorecard.daily import QUALITY_METRIC, ScorecardRun, Window, open_once, score_day
+from include.launch.spec.scorecard import build_scorecard_spec
 from tests.harness.scorecard import open_window
 
 START = date(2025, 6, 2)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.phase import build_variant
 from tests.launch.phase4.replay import Beta, replay

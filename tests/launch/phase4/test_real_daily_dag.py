@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from include.demo_target.beta import simulate_beta, write_survey_csv
-from include.launch.ledger import Ledger
+from include.launch.evidence.ledger import Ledger
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.phase import build_variant
 from tests.harness.scorecard import build_scorecard_variant, phase_completed, run_day

@@ -1,5 +1,0 @@
-"""Change appliers (apply / read back / revert). ``CHANGES`` is their registry."""
-
-from include.launch.changes.catalog import CHANGES
-
-__all__ = ["CHANGES"]

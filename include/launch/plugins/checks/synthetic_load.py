@@ -1,0 +1,92 @@
+"""Verification under synthetic load: error rate, p95, regression, pool wait and utilisation.
+
+Client-side numbers come from every request; pool wait and utilisation from the replicas' metrics
+over exactly the load's interval. The same check run as a pre-check is the baseline: the p95
+regression compares the same load (requests, concurrency, endpoints) before and after the change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from include.launch.evidence.runtime import PhaseRun
+from include.launch.plugins.checks.base import CheckResult, evaluate
+from include.launch.plugins.checks.catalog import SyntheticLoadParams
+from include.launch.plugins.load import run_load, tenant_urls
+from include.launch.plugins.metrics.source import take_sample
+from include.launch.plugins.target import Target
+
+
+def _tenant_ids(run: PhaseRun, count: int) -> list[int]:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    hook = PostgresHook(postgres_conn_id=run.spec.plan.connections.target_db)
+    return [int(row[0]) for row in hook.get_records("SELECT id FROM tenants ORDER BY id LIMIT %s", parameters=(count,))]
+
+
+def baseline_p95(run: PhaseRun, kind: str) -> float | None:
+    """The p95 a pre-check of ``kind`` measured in this run: like is compared with like (live traffic
+    with live traffic for the soak, the same synthetic load for verification)."""
+    for row in reversed(run.own_rows("check_result")):
+        metrics = (row.payload.get("measured") or {}).get("metrics") or {}
+        if (row.task_id.startswith("pre_checks.") and row.payload.get("kind") == kind
+                and metrics.get("latency_p95_ms")):
+            return float(metrics["latency_p95_ms"])
+    return None
+
+
+def regression_percent(before: float | None, after: float | None, floor_ms: float) -> float | None:
+    if before is None or after is None:
+        return None
+    if after - before <= floor_ms or before <= 0:
+        return 0.0
+    return (after - before) / before * 100
+
+
+def synthetic_load(run: PhaseRun, params: SyntheticLoadParams) -> CheckResult:
+    total = int(run.params.get("synthetic_requests") or params.requests)
+    concurrency = min(int(run.params.get("concurrency") or params.concurrency), total)
+    target = Target.from_connection(run.spec.plan.connections.target_api)
+    urls = tenant_urls(target.replicas, _tenant_ids(run, params.tenants))
+    before = take_sample(run)
+    load = run_load(urls, total=total, concurrency=concurrency, timeout=target.timeout * 2)
+    after = take_sample(run, before)
+    is_baseline = run.task_id.startswith("pre_checks.")
+    baseline = None if is_baseline else baseline_p95(run, "synthetic_load")
+    client_p95 = load.percentile(0.95)
+    values: dict[str, float | None] = {
+        "error_rate_percent": load.error_rate_percent,
+        "latency_p95_ms": client_p95,
+        "latency_regression_percent": 0.0 if is_baseline else regression_percent(baseline, client_p95,
+                                                                                 params.regression_floor_ms),
+        "pool_wait_p95_ms": after.values.get("pool_wait_p95_ms"),
+        "pool_utilization_percent": after.values.get("pool_utilization_percent"),
+    }
+    results = evaluate(params.criteria, values)
+    document: dict[str, Any] = {"requests": total, "concurrency": concurrency, "client": load.summary(),
+                                "server": after.values, "criteria": [r.as_dict() for r in results]}
+    if is_baseline:
+        ref = run.evidence.write_json("pre_change_load_baseline.json", document)
+        return CheckResult.from_criteria(results, what=f"{total} synthetic requests (baseline before the change)",
+                                         measured={"metrics": values, "client": load.summary()}, evidence=[ref])
+    evidence = [
+        run.evidence.write_json("synthetic_load_test_results.json", document),
+        run.evidence.write_json("latency_comparison.json", {
+            "method": "the same synthetic load (requests, concurrency, endpoints) before and after the change",
+            "before_p95_ms": baseline, "after_p95_ms": client_p95, "after_server_p95_ms": after.values.get(
+                "latency_p95_ms"), "regression_percent": values["latency_regression_percent"],
+            "regression_floor_ms": params.regression_floor_ms}),
+        run.evidence.write_text("error_rate_comparison.txt", _error_rate_text(run, load.error_rate_percent)),
+    ]
+    return CheckResult.from_criteria(results, what=f"{total} synthetic requests",
+                                     measured={"metrics": values, "client": load.summary()}, evidence=evidence)
+
+
+def _error_rate_text(run: PhaseRun, after: float) -> str:
+    before = None
+    for row in run.own_rows("check_result"):
+        metrics = (row.payload.get("measured") or {}).get("metrics") or {}
+        if metrics.get("error_rate_percent") is not None:
+            before = float(metrics["error_rate_percent"])
+    shown = "no data" if before is None else f"{before:.4f} %"
+    return f"before the change (live traffic): {shown}\nafter the change (synthetic load): {after:.4f} %\n"

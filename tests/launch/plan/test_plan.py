@@ -1,0 +1,191 @@
+"""Plan validation: both shipped plans pass; each kind of mistake is named with its field path."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from include.launch.core.errors import PlanError
+from include.launch.plan import load_plan, parse_plan
+from include.launch.plan.loader import PLANS_DIR
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[2]
+ACCUBOOKS = yaml.safe_load((PLANS_DIR / "accubooks.yaml").read_text())
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    def mutate(plan: dict[str, Any]) -> None:
+        node: Any = plan
+        keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+
+    return mutate
+
+
+def _phase1_change_settings(**settings: Any) -> Mutation:
+    def mutate(plan: dict[str, Any]) -> None:
+        plan["phases"][0]["change"]["params"]["settings"].update(settings)
+
+    return mutate
+
+
+INVALID: list[tuple[str, Mutation, str]] = [
+    ("wrong_type", _set("phases.0.soak.window_minutes", "an hour"), "phases[0].soak.window_minutes"),
+    ("unknown_key", _set("phases.0.approval.aprovers_typo", []), "phases[0].approval.aprovers_typo: unknown key"),
+    ("pool_min_above_max", _phase1_change_settings(DB_POOL_MIN=300), "DB_POOL_MIN (300) must be <= DB_POOL_MAX (200)"),
+    ("percentage_over_100", _set("phases.0.success_criteria.2.threshold", 170),
+     "phases[0].success_criteria[2]: threshold 170 is outside 0-100"),
+    ("duration_not_positive", _set("phases.0.soak.window_minutes", 0), "phases[0].soak.window_minutes"),
+    ("rollback_inside_success", _set("phases.0.rollback_triggers.0.threshold", 0.05),
+     "phases[0].rollback_triggers[0]: 'error_rate_percent > 0.05' would roll back while"),
+    ("empty_approvers", _set("phases.0.approval.approvers", []), "phases[0].approval.approvers"),
+    ("unknown_check_kind", _set("phases.0.pre_checks.1.kind", "database_vibes"),
+     "phases[0].pre_checks[1].kind: unknown check kind 'database_vibes'; known kinds: "),
+    ("bad_check_params", _set("phases.0.pre_checks.2.params", {"reserved_connections": -1}),
+     "phases[0].pre_checks[2].params.reserved_connections"),
+    ("requires_unknown_phase", _set("phases.1.requires", "phase9"),
+     "phases[1].requires: 'phase9' is not an earlier phase"),
+    ("unknown_metric", _set("phases.0.success_criteria.0.metric", "vibes_percent"),
+     "phases[0].success_criteria[0].metric"),
+    ("interval_longer_than_window", _set("phases.0.soak.interval_seconds", 7200),
+     "phases[0].soak: interval_seconds (7200) must be <= window_minutes x 60"),
+    ("negative_sustain", _set("phases.0.rollback_triggers.0.sustained_minutes", -5),
+     "phases[0].rollback_triggers[0].sustained_minutes"),
+    ("signoff_role_nobody_holds", _set("phases.0.approval.signoff_roles", ["CFO"]),
+     "no approver holds role(s) ['CFO']"),
+    ("bad_phase_id", _set("phases.0.id", "Phase One!"), "phases[0].id"),
+    ("missing_connections", lambda plan: plan.pop("connections"), "connections: Field required"),
+    ("freeze_unknown_timezone", _set("freeze_windows.0.timezone", "Mars/Olympus"),
+     "freeze_windows[0].timezone: unknown timezone 'Mars/Olympus'"),
+    ("freeze_naive_start", lambda plan: plan["freeze_windows"].append(
+        {"name": "xmas", "start": "2026-12-24T00:00:00", "end": "2026-12-27T00:00:00Z"}),
+     "freeze_windows[1].start: needs a timezone"),
+    ("freeze_duplicate_name", lambda plan: plan["freeze_windows"].append(
+        {"name": "month_end_close", "start": "2026-12-24T00:00:00Z", "end": "2026-12-27T00:00:00Z"}),
+     "freeze_windows[1].name: duplicate freeze window name 'month_end_close'"),
+    ("freeze_second_approval_one_person", _set("freeze_windows.0.override.approvers",
+                                               [{"id": "eng_lead", "name": "Engineering Lead"}]),
+     "freeze_windows[0].override: second_approval needs at least two approvers"),
+    ("freeze_override_nobody", _set("freeze_windows.0.override.approvers", []),
+     "freeze_windows[0].override.approvers"),
+    ("freeze_override_zero_hours", _set("freeze_windows.0.override.max_hours", 0),
+     "freeze_windows[0].override.max_hours"),
+    ("manual_rollback_role_nobody_holds", _set("phases.0.rollback.manual_by_role", "CFO"),
+     "phases[0].rollback.manual_by_role: no approver of this phase holds role 'CFO'"),
+    ("manual_rollback_of_no_change", lambda plan: plan["phases"][3].update(
+        {"rollback": {"manual_by_role": "Executive"}, "change": None}),
+     "phases[3].rollback.manual_by_role: the phase changes nothing"),
+    ("required_role_nobody_holds", _set("phases.0.approval.required_roles", ["CFO"]),
+     "phases[0].approval: required_roles: no approver holds role(s) ['CFO']"),
+    ("two_required_roles_one_answer", _set("phases.0.approval.required_roles", ["Executive", "Engineering Lead"]),
+     "cannot all be met; ask each role separately with signoff_roles"),
+    ("required_role_never_signed", _set("phases.0.approval.signoff_roles", ["Engineering Lead"]),
+     "required_roles: ['Executive'] not in signoff_roles, so nobody would be asked"),
+    ("negative_comment_length", _set("phases.0.approval.comment_min_chars", -1),
+     "phases[0].approval.comment_min_chars"),
+    ("approver_with_no_duty", lambda plan: plan["phases"][1]["approval"]["approvers"].append(
+        {"id": "eng_lead", "name": "Engineering Lead", "role": "Engineering Lead"}),
+     "phases[1].approval.approvers: eng_lead (Engineering Lead) is never asked and rolls nothing back"),
+    ("freeze_override_unknown_key", _set("freeze_windows.0.override.two_people", True),
+     "freeze_windows[0].override.two_people: unknown key"),
+]
+
+
+@pytest.mark.parametrize("name", ["accubooks", "reconciliation"])
+def test_shipped_plans_are_valid(name: str) -> None:
+    plan = load_plan(PLANS_DIR / f"{name}.yaml")
+    assert plan.launch.id == name
+    assert all(phase.approval.approvers for phase in plan.phases)
+
+
+def test_accubooks_plan_carries_the_documents_numbers() -> None:
+    plan = load_plan("accubooks")
+    phase1 = plan.phase("phase1_pool_scaling")
+    assert phase1.change is not None
+    assert phase1.change.params["settings"] == {
+        "DB_POOL_MAX": 200, "DB_POOL_MIN": 20, "DB_POOL_IDLE_TIMEOUT": 30000, "DB_POOL_CONNECTION_TIMEOUT": 2000,
+    }
+    triggers = {str(t): t.sustained_minutes for t in phase1.rollback_triggers}
+    assert triggers["error_rate_percent > 1"] == 5
+    assert triggers["latency_p95_ms > 1000"] == 5
+    assert phase1.soak is not None and phase1.soak.window_minutes == 60
+    assert len(phase1.evidence_files) == 14
+    assert [p.id for p in plan.phases] == ["phase1_pool_scaling", "phase2_monitoring", "phase3_beta", "phase4_review"]
+    assert len(plan.scorecards[0].criteria) == 9  # seven criteria; satisfaction and NPS, integrity counted apart
+
+
+def test_reconciliation_signoff_needs_four_roles() -> None:
+    go = load_plan("reconciliation").phase("go_no_go")
+    assert go.approval.signoff_roles == ["CPO", "CTO", "DevOps lead", "Security lead"]
+    assert len({a.id for a in go.approval.approvers}) == 4
+
+
+@pytest.mark.parametrize(("mutation", "expected"), [(m, e) for _, m, e in INVALID], ids=[n for n, _, _ in INVALID])
+def test_invalid_plan_names_field_and_reason(mutation: Mutation, expected: str) -> None:
+    document = copy.deepcopy(ACCUBOOKS)
+    mutation(document)
+    with pytest.raises(PlanError) as caught:
+        parse_plan(yaml.safe_dump(document), "mutated.yaml")
+    message = str(caught.value)
+    assert message.startswith("mutated.yaml: invalid launch plan")
+    assert expected in message, message
+    assert "Traceback" not in message
+
+
+def test_all_problems_reported_at_once() -> None:
+    document = copy.deepcopy(ACCUBOOKS)
+    _set("phases.0.soak.window_minutes", -1)(document)
+    _set("phases.1.approval.approvers", [])(document)
+    with pytest.raises(PlanError) as caught:
+        parse_plan(yaml.safe_dump(document), "two.yaml")
+    assert len(caught.value.problems) == 2
+
+
+@pytest.mark.parametrize(("file", "expected"), [
+    ("yaml_syntax.yaml", r"line \d+, column \d+: not valid YAML"),
+    ("not_a_mapping.yaml", "top level must be a mapping"),
+    ("does_not_exist.yaml", "file not found"),
+], ids=["yaml-syntax", "not-a-mapping", "missing-file"])
+def test_unreadable_plan_files(file: str, expected: str) -> None:
+    with pytest.raises(PlanError, match=expected):
+        load_plan(HERE / "plans_invalid" / file)
+
+
+def test_plan_errors_are_value_errors() -> None:
+    with pytest.raises(ValueError, match="file not found"):
+        load_plan(HERE / "plans_invalid" / "nope.yaml")
+
+
+def _check(*files: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "include.launch.plan", "check", *files],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+
+
+def test_cli_accepts_shipped_plans() -> None:
+    result = _check("include/plans/accubooks.yaml", "include/plans/reconciliation.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "valid plan 'accubooks' with 4 phase(s)" in result.stdout
+
+
+def test_cli_rejects_invalid_plan_without_traceback(tmp_path: Path) -> None:
+    document = copy.deepcopy(ACCUBOOKS)
+    _set("phases.0.approval.approvers", [])(document)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(document))
+    result = _check(str(bad))
+    assert result.returncode == 1
+    assert f"{bad}: invalid launch plan" in result.stderr
+    assert "phases[0].approval.approvers" in result.stderr
+    assert "Traceback" not in result.stderr
