@@ -64,6 +64,23 @@ def evidence_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture()
+def alertmanager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A real Alertmanager with nothing firing behind the plans' ``alertmanager`` connection: the
+    firing-alerts pre-check measures it (without one that check fails, as the plans require)."""
+    import json
+
+    from include.devservices.prometheus import start_alertmanager
+
+    service = start_alertmanager(tmp_path / "alertmanager")
+    try:
+        service.wait_ready()
+        monkeypatch.setenv("AIRFLOW_CONN_ALERTMANAGER", json.dumps({"conn_type": "http", "host": service.url}))
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture()
 def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """A local Slack webhook receiver behind the ``slack_launch`` connection."""
     from include.devservices.slack_receiver import SlackReceiver

@@ -8,10 +8,9 @@ variant (measured, evaluated, in the evidence) but out of reach:
 - a bound in milliseconds becomes one hour. No latency measured inside a test can reach it: pytest
   stops any test after ten minutes (``timeout`` in pyproject.toml), and a request cannot last
   longer than the test that sent it;
-- a synthetic load's regression floor becomes the same hour, so its regression is always 0 %;
-- a rollback trigger on the regression (its threshold may not exceed 1000 %, while a 10 s p95 over
-  a 5 ms baseline is a 200 000 % regression) must hold for a day before it fires, which it cannot
-  inside a ten-minute test.
+- a regression criterion or trigger is judged only when the p95 rose by that same hour (its
+  ``when`` on ``latency_regression_ms``), so it never is; a regression trigger without one must
+  also hold for a day before it fires, which it cannot inside a ten-minute test.
 
 Tests whose subject *is* a latency keep that one check as shipped (``keep``) and produce the
 latency themselves with an injected fault.
@@ -31,17 +30,22 @@ def _is_latency(metric: str) -> bool:
     return metric.endswith("_ms") or metric == REGRESSION
 
 
-def _bound(criterion: dict[str, Any], where: str, floor_raised: bool = False) -> None:
+def _unjudged(item: dict[str, Any]) -> None:
+    """Judge a regression only when the p95 rose by an hour: never, inside a test."""
+    item["when"] = {"metric": "latency_regression_ms", "op": ">", "threshold": UNREACHABLE_MS}
+
+
+def _bound(criterion: dict[str, Any], where: str) -> None:
     """A latency success criterion (``<``/``<=``) no measured latency can miss."""
     if not _is_latency(criterion["metric"]):
         return
     if criterion["op"] not in ("<", "<="):
         raise AssertionError(f"{where}: a latency criterion that is not an upper bound: {criterion}")
-    if criterion["metric"] != REGRESSION:
+    if criterion["metric"] == REGRESSION:
+        _unjudged(criterion)
+    else:
         criterion["threshold"] = UNREACHABLE_MS
         criterion.pop("description", None)  # "p95 < 500 ms" no longer describes it
-    elif not floor_raised:  # only a synthetic load's regression has a floor a plan can raise
-        raise AssertionError(f"{where}: no way to keep this regression criterion from deciding: {criterion}")
 
 
 def _trigger(trigger: dict[str, Any], where: str) -> None:
@@ -51,6 +55,7 @@ def _trigger(trigger: dict[str, Any], where: str) -> None:
     if trigger["op"] not in (">", ">="):
         raise AssertionError(f"{where}: a latency rollback trigger that is not an upper bound: {trigger}")
     if trigger["metric"] == REGRESSION:
+        _unjudged(trigger)
         trigger["sustained_minutes"] = UNREACHABLE_MINUTES
     else:
         trigger["threshold"] = UNREACHABLE_MS
@@ -68,11 +73,8 @@ def latency_cannot_decide(plan: dict[str, Any], keep: Collection[str] = ()) -> N
                 name = f"{group}.{check.get('name', check['kind'])}"
                 if name in keep:
                     continue
-                synthetic = check["kind"] == "synthetic_load"
-                if synthetic:
-                    check.setdefault("params", {})["regression_floor_ms"] = UNREACHABLE_MS
                 for criterion in (check.get("params") or {}).get("criteria", []):
-                    _bound(criterion, f"{phase['id']}.{name}", floor_raised=synthetic)
+                    _bound(criterion, f"{phase['id']}.{name}")
         for criterion in phase.get("success_criteria", []):
             _bound(criterion, f"{phase['id']}.success_criteria")
         for trigger in phase.get("rollback_triggers", []):

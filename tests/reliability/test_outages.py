@@ -176,6 +176,31 @@ def test_alertmanager_down_at_pre_check_is_an_error_never_a_pass(ledger_db: str,
     assert outcomes == ["error", "error"]
 
 
+@pytest.mark.parametrize(("plan", "phase_id", "outcome"), [
+    ("accubooks", "phase3_beta", "failed"),            # monitoring exists by Phase 3: no Alertmanager is a failure
+    ("reconciliation", "canary_launch", "failed"),     # the canary never proceeds blind
+    ("accubooks", "phase1_pool_scaling", "not_applicable"),  # before Phase 2, as its plan entry says
+])
+def test_no_alertmanager_fails_the_firing_alerts_gate_unless_the_plan_says_not_applicable(
+        plan: str, phase_id: str, outcome: str, ledger_db: str, evidence_base: object, slack: SlackReceiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from include.launch.engine import steps
+
+    monkeypatch.delenv("AIRFLOW_CONN_ALERTMANAGER", raising=False)
+    spec = build_phase_spec(load_plan(plan), phase_id, plan)
+    check = next(c for c in spec.pre_checks if c.kind == "no_firing_alerts")
+    context = _check_context(f"pre_checks.{check.name}", 1)
+    if outcome == "failed":
+        with pytest.raises(AirflowFailException, match="cannot measure: no Alertmanager connection 'alertmanager'"):
+            steps.run_check(spec, check, context)
+    else:
+        assert steps.run_check(spec, check, context)["outcome"] == "not_applicable"
+    row = Ledger(ledger_db).rows(event="check_result")[0]
+    assert row.outcome == outcome and row.payload["measured"]["when_unavailable"] == check.when_unavailable
+    if outcome == "not_applicable":
+        assert row.payload["summary"].startswith("not applicable by the plan (when_unavailable)")
+
+
 def test_phase_triggered_before_its_predecessor_completed_is_refused(ledger_db: str, evidence_base: object,
                                                                      slack: SlackReceiver) -> None:
     from include.launch.engine import steps
@@ -185,3 +210,26 @@ def test_phase_triggered_before_its_predecessor_completed_is_refused(ledger_db: 
         steps.run_builtin_check(spec, "phase_order", _check_context("pre_checks.phase_order", 1))
     row = Ledger(ledger_db).rows(event="check_result")[0]
     assert row.outcome == "failed" and row.phase_id == "phase2_monitoring"
+
+
+@pytest.mark.parametrize("undoing", ["rollback_completed", "beta_paused", "rollback_failed"])
+def test_a_predecessor_undone_after_it_completed_no_longer_opens_the_next_phase(
+        undoing: str, ledger_db: str, evidence_base: object, slack: SlackReceiver) -> None:
+    """The latest outcome counts: a completion followed by a rollback (or a paused beta) is undone."""
+    from include.launch.engine import steps
+
+    ledger = Ledger(ledger_db)
+    ledger.append(Event(launch_id="accubooks", phase_id="phase1_pool_scaling", event="phase_completed",
+                        outcome="successful"))
+    spec = build_phase_spec(load_plan("accubooks"), "phase2_monitoring", "accubooks")
+    assert steps.run_builtin_check(spec, "phase_order", _check_context("pre_checks.phase_order", 1))["outcome"] == \
+        "successful"
+    ledger.append(Event(launch_id="accubooks", phase_id="phase1_pool_scaling", event=undoing, outcome="successful",
+                        payload={"reason": "error rate > 1 % for 5 min"}))
+    with pytest.raises(AirflowFailException, match=f"phase 'phase1_pool_scaling' completed \\(seq 1\\) but was undone "
+                                                   f"after: {undoing} at seq \\d+ \\(error rate > 1 % for 5 min\\)"):
+        steps.run_builtin_check(spec, "phase_order", _check_context("pre_checks.phase_order", 1))
+    ledger.append(Event(launch_id="accubooks", phase_id="phase1_pool_scaling", event="phase_completed",
+                        outcome="successful"))  # completed again: the next phase may start
+    assert steps.run_builtin_check(spec, "phase_order", _check_context("pre_checks.phase_order", 1))["outcome"] == \
+        "successful"

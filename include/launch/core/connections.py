@@ -33,7 +33,8 @@ def postgres_conninfo(conn_id: str) -> str:
 
 def optional_http_url(conn_id: str | None, default_port: int) -> str | None:
     """The base URL of an optional HTTP service (Prometheus, Alertmanager), or None when the plan
-    names no connection or Airflow does not know it: checks then say 'not applicable'."""
+    names no connection or Airflow does not know it (a check then fails, unless its plan entry says
+    ``when_unavailable: not_applicable``)."""
     if not conn_id:
         return None
     from airflow.sdk.exceptions import AirflowNotFoundException

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from include.launch.core.vocabulary import Comparison, Metric, Severity
+
+
+class Condition(BaseModel):
+    """``metric op threshold`` that must hold for a criterion to be judged at all (``when``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric: Metric
+    op: Comparison
+    threshold: float
+
+    def __str__(self) -> str:
+        return f"{self.metric.value} {self.op.value} {self.threshold:g}"
 
 
 class Criterion(BaseModel):
@@ -16,6 +31,9 @@ class Criterion(BaseModel):
     description: the words of the launch document, shown in reports.
     from_setting: the change setting whose effective value (plan or trigger form) is the threshold,
     e.g. ``DB_POOL_MAX`` for ``pool_max == 200``; ``threshold`` then documents the plan's value.
+    when: judge this criterion only while the condition holds, e.g. a p95 regression in percent only
+    when the p95 also rose by more than 25 ms (``latency_regression_ms > 25``): a relative and an
+    absolute threshold together. The value is always measured and reported as it is.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -25,6 +43,7 @@ class Criterion(BaseModel):
     threshold: float
     description: str = ""
     from_setting: str | None = None
+    when: Condition | None = None
 
     @model_validator(mode="after")
     def _threshold_in_unit_range(self) -> Criterion:
@@ -45,8 +64,17 @@ class Criterion(BaseModel):
     def holds(self, measured: float) -> bool:
         return self.op.holds(measured, self.threshold)
 
+    def applies(self, values: Mapping[str, float | None]) -> bool | None:
+        """Whether this criterion is judged on these values: always without ``when``; None when the
+        condition's own metric was not measured (inconclusive, never a pass)."""
+        if self.when is None:
+            return True
+        value = values.get(self.when.metric.value)
+        return None if value is None else self.when.op.holds(float(value), self.when.threshold)
+
     def __str__(self) -> str:
-        return f"{self.metric.value} {self.op.value} {self.threshold:g}"
+        text = f"{self.metric.value} {self.op.value} {self.threshold:g}"
+        return f"{text} when {self.when}" if self.when is not None else text
 
 
 class RollbackTrigger(Criterion):

@@ -26,6 +26,7 @@ class Metric(str, Enum):
     LATENCY_P95_MS = "latency_p95_ms"
     LATENCY_P99_MS = "latency_p99_ms"
     LATENCY_REGRESSION_PERCENT = "latency_regression_percent"
+    LATENCY_REGRESSION_MS = "latency_regression_ms"  # how many ms the p95 rose against its baseline
     POOL_MAX = "pool_max"
     POOL_MIN = "pool_min"
     POOL_UTILIZATION_PERCENT = "pool_utilization_percent"

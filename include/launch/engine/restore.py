@@ -4,6 +4,7 @@ marked success by hand and the manual rollback DAG all end here; a failed restor
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -22,9 +23,19 @@ def applier_for(spec: PhaseSpec, params: dict[str, Any]) -> ChangeApplier:
     return factory(change_params(spec, params))  # type: ignore[no-any-return]
 
 
+def over_target(minutes: float, target_minutes: float | None) -> str:
+    """Why a rollback that took ``minutes`` missed the plan's ``target_minutes`` ("" when it did not)."""
+    if target_minutes is None or minutes <= target_minutes:
+        return ""
+    return f"the rollback took {minutes:.2f} min, over the plan's target of {target_minutes:g} min"
+
+
 def restore_snapshot(run: PhaseRun, snapshot: Any, reason: str) -> None:
-    """Put back what snapshot_before captured and read it back from every replica; a failure is a P0."""
+    """Put back what snapshot_before captured and read it back from every replica; a failure is a P0.
+    The time from start to verified read-back is measured against the plan's ``target_minutes``:
+    over it, a P1 incident (the documents: a rollback takes 5-10 minutes)."""
     run.record("rollback_started", "", {"reason": reason})
+    started = time.monotonic()
     try:
         applier = applier_for(run.spec, run.params)
         restored = applier.revert(run, snapshot)
@@ -32,9 +43,18 @@ def restore_snapshot(run: PhaseRun, snapshot: Any, reason: str) -> None:
     except Exception as exc:
         _rollback_failed(run, reason, exc)
         raise AirflowFailException(f"ROLLBACK FAILED (P0): {exc}") from exc
+    minutes = (time.monotonic() - started) / 60
+    target = run.spec.phase.rollback.target_minutes if run.spec.phase.rollback is not None else None
+    late = over_target(minutes, target)
     run.record("rollback_completed", Outcome.SUCCESSFUL.value,
-               {"reason": reason, "restored": restored, "read_back": readback})
+               {"reason": reason, "restored": restored, "read_back": readback, "duration_minutes": round(minutes, 4),
+                "target_minutes": target, "within_target": not late})
     run.notify("rolled_back", f"Rolled back: {reason}. Restored values verified on every replica.", severity="P1")
+    if late:
+        from include.launch.evidence.incidents import open_incident
+
+        open_incident(run, severity="P1", title=f"Slow rollback in {run.spec.phase.id}",
+                      summary=f"{late} (rolled back: {reason})")
 
 
 def _rollback_failed(run: PhaseRun, reason: str, exc: Exception) -> None:

@@ -23,8 +23,6 @@ from include.launch.plan.models import Soak
 from include.launch.plugins.metrics.sample import Sample
 from include.launch.spec.phase import PhaseSpec
 
-REGRESSION_FLOOR_MS = 25.0  # p95 moves smaller than this are within histogram bucket resolution
-
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS soak_samples (
     launch_id text NOT NULL,
@@ -49,7 +47,10 @@ class SoakVerdict:
 
 def _breaches(trigger: RollbackTrigger, sample: Sample) -> bool | None:
     value = sample.values.get(trigger.metric.value)
-    return None if value is None else trigger.holds(float(value))
+    applies = trigger.applies(sample.values)
+    if value is None or applies is None:
+        return None
+    return applies and trigger.holds(float(value))
 
 
 def _fired(trigger: RollbackTrigger, samples: list[Sample]) -> bool:
@@ -83,6 +84,18 @@ def worst(criterion: Criterion, values: list[float]) -> float:
     return next((v for v in values if not criterion.holds(v)), values[-1])
 
 
+def _failing_now(sample: Sample, criteria: list[Criterion], policy: Soak) -> str:
+    """The success criteria the latest sample fails, except those the plan judges at the window's end."""
+    at_end = {metric.value for metric in policy.judged_at_end}
+    failing = []
+    for criterion in criteria:
+        value = None if sample.error else sample.values.get(criterion.metric.value)
+        if (criterion.metric.value not in at_end and value is not None and criterion.applies(sample.values)
+                and not criterion.holds(float(value))):
+            failing.append(f"{criterion} (measured {float(value):g})")
+    return "; ".join(failing)
+
+
 def evaluate(samples: list[Sample], triggers: list[RollbackTrigger], criteria: list[Criterion], policy: Soak,
              window_seconds: float, started_at: float, now: float,
              interval_seconds: float | None = None) -> SoakVerdict:
@@ -101,6 +114,10 @@ def evaluate(samples: list[Sample], triggers: list[RollbackTrigger], criteria: l
             held = f" for {trigger.sustained_minutes:g} min" if trigger.sustained_minutes else ""
             return SoakVerdict("breach", f"rollback trigger {trigger}{held} (measured {value:g})",
                                trigger.severity.value)
+    failing = _failing_now(samples[-1], criteria, policy)
+    if failing:
+        return SoakVerdict("breach", f"success criterion failed at sample {len(samples)}: {failing}; immediate "
+                                     "rollback", "P1")
     watched = {t.metric.value for t in triggers} | {c.metric.value for c in criteria}
     inconclusive = _trailing(samples, lambda s: not s.error and any(s.values.get(m) is None for m in watched))
     if inconclusive >= policy.inconclusive_limit:
@@ -113,7 +130,8 @@ def evaluate(samples: list[Sample], triggers: list[RollbackTrigger], criteria: l
     table = []
     failed = []
     for criterion in criteria:
-        values = [float(v) for s in samples if (v := s.values.get(criterion.metric.value)) is not None]
+        values = [float(v) for s in samples if (v := s.values.get(criterion.metric.value)) is not None
+                  and criterion.applies(s.values) is not False]
         measured = worst(criterion, values) if values else None
         ok = measured is not None and all(criterion.holds(v) for v in values)
         table.append({"criterion": str(criterion), "description": criterion.description,
@@ -237,10 +255,11 @@ def enrich(run: Any, sample: Sample) -> Sample:
     if sample.error:
         return sample
     from include.launch.plugins.checks.incidents import open_incidents
-    from include.launch.plugins.checks.synthetic_load import baseline_p95, regression_percent
+    from include.launch.plugins.checks.synthetic_load import baseline_p95, regression_ms, regression_percent
 
     values = dict(sample.values)
     values["active_incidents_count"] = float(sum(1 for i in open_incidents(run) if i["severity"] == "P0"))
-    values["latency_regression_percent"] = regression_percent(baseline_p95(run, "metric_gate"),
-                                                              values.get("latency_p95_ms"), REGRESSION_FLOOR_MS)
+    baseline = baseline_p95(run, "metric_gate")
+    values["latency_regression_percent"] = regression_percent(baseline, values.get("latency_p95_ms"))
+    values["latency_regression_ms"] = regression_ms(baseline, values.get("latency_p95_ms"))
     return Sample(sample.taken_at, sample.source, values, sample.raw, sample.error)

@@ -25,7 +25,7 @@ from include.launch.engine.restore import applier_for, restore_snapshot
 from include.launch.evidence.events import OVERRIDE_GRANTED
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.plugins.checks import CHECKS
-from include.launch.plugins.checks.base import CheckResult
+from include.launch.plugins.checks.base import CheckResult, SourceUnavailableError
 from include.launch.spec.effective import change_params
 from include.launch.spec.phase import VERIFY, CheckTask, PhaseSpec
 from include.launch.spec.trigger_form import OVERRIDE_PARAM
@@ -100,6 +100,10 @@ def release_lock(spec: PhaseSpec, context: Any) -> None:
 
 # --- checks -----------------------------------------------------------------------------------
 
+# Rows that undo a completed phase: the latest outcome counts, not the first completion.
+UNDOING_EVENTS = ("rollback_completed", "beta_paused", "rollback_failed")
+
+
 def phase_order(spec: PhaseSpec, context: Any) -> CheckResult:
     run = PhaseRun.from_context(spec, context)
     required = spec.phase.requires
@@ -116,6 +120,13 @@ def phase_order(spec: PhaseSpec, context: Any) -> CheckResult:
         return CheckResult(Outcome.FAILED, f"phase {required!r} was rolled back by hand by {undone.actor} at "
                                            f"{undone.recorded_at:%Y-%m-%d %H:%M} UTC ({undone.payload.get('reason')}); "
                                            f"it must complete again before {spec.phase.id!r} can start")
+    later = [row for row in run.ledger.rows(launch_id=spec.launch_id, phase_id=required)
+             if row.seq > done[-1].seq and row.event in UNDOING_EVENTS]
+    if later:
+        return CheckResult(Outcome.FAILED, f"phase {required!r} completed (seq {done[-1].seq}) but was undone after: "
+                                           f"{later[-1].event} at seq {later[-1].seq} "
+                                           f"({later[-1].payload.get('reason') or 'no reason recorded'}); it must "
+                                           f"complete again before {spec.phase.id!r} can start")
     return CheckResult(Outcome.SUCCESSFUL, f"phase {required!r} completed (ledger seq {done[-1].seq}, run "
                                            f"{done[-1].run_id})", {"completed_run": done[-1].run_id})
 
@@ -158,13 +169,22 @@ def run_check(spec: PhaseSpec, check: CheckTask, context: Any) -> dict[str, Any]
         return _conclude(run, context, check.name, check.kind,
                          lambda: CheckResult(Outcome.NOT_APPLICABLE, "dry run: nothing changed to verify"))
     implementation = CHECKS.get(check.kind).load()
-    return _conclude(run, context, check.name, check.kind, lambda: implementation(run, check.params))
+    return _conclude(run, context, check.name, check.kind, lambda: implementation(run, check.params),
+                     check.when_unavailable)
 
 
-def _conclude(run: PhaseRun, context: Any, name: str, kind: str, measure: Callable[[], CheckResult]) -> dict[str, Any]:
-    """Record the result; fail on evidence, retry on an unreachable source, then fail."""
+def _conclude(run: PhaseRun, context: Any, name: str, kind: str, measure: Callable[[], CheckResult],
+              when_unavailable: str = "fail") -> dict[str, Any]:
+    """Record the result; fail on evidence, retry on an unreachable source, then fail. A source the
+    deployment does not have fails too, unless the plan marks the check not applicable then."""
     try:
         result = measure()
+    except SourceUnavailableError as exc:
+        result = (CheckResult(Outcome.NOT_APPLICABLE, f"not applicable by the plan (when_unavailable): {exc}",
+                              {"when_unavailable": when_unavailable})
+                  if when_unavailable == "not_applicable" else
+                  CheckResult(Outcome.FAILED, f"cannot measure: {exc} (the plan does not allow this check to be "
+                                              "not applicable)", {"when_unavailable": when_unavailable}))
     except AirflowNotFoundException as exc:  # a connection id that does not exist: name it, record it
         result = CheckResult(Outcome.ERROR, f"misconfigured: {exc}")
     except AirflowException:

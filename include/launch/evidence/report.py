@@ -24,6 +24,19 @@ def _latest_measurements(run: PhaseRun) -> dict[str, float]:
     return values
 
 
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _checks(run: PhaseRun) -> dict[str, Any]:
+    """This run's latest result of every check (a retry's row replaces the earlier one); a check the
+    plan lets be not applicable shows that outcome and why."""
+    latest: dict[str, Any] = {}
+    for row in run.own_rows("check_result"):
+        latest[str(row.task_id or row.payload.get("check"))] = row
+    return latest
+
+
 def phase_report_markdown(run: PhaseRun, measured: dict[str, float], moment: datetime) -> str:
     phase = run.spec.phase
     lines = [
@@ -41,10 +54,15 @@ def phase_report_markdown(run: PhaseRun, measured: dict[str, float], moment: dat
 
     for criterion in effective_criteria(run.spec, run.params):
         value = measured.get(criterion.metric.value)
-        verdict = "no data" if value is None else ("PASS" if criterion.holds(value) else "FAIL")
+        applies = criterion.applies(measured)
+        verdict = ("no data" if value is None or applies is None else "PASS" if not applies or criterion.holds(value)
+                   else "FAIL")
         shown = "-" if value is None else f"{value:g}"
         label = criterion.description or criterion.metric.value
         lines.append(f"| {label} | {criterion.op.value} {criterion.threshold:g} | {shown} | {verdict} |")
+    lines += ["", "## Checks", "", "| Check | Outcome | Summary |", "|---|---|---|"]
+    lines += [f"| {name} | {row.outcome} | {_cell(row.payload.get('summary', ''))} |"
+              for name, row in _checks(run).items()]
     from include.launch.evidence.overrides import grant_lines, granted_overrides
 
     grants = grant_lines(granted_overrides(run.own_rows("freeze_override_granted")))

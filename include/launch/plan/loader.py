@@ -120,6 +120,11 @@ def semantic_problems(plan: Plan) -> list[str]:
         if card.dag_id in seen_dags:
             problems.append(f"scorecards[{index}].dag_id: duplicate dag_id {card.dag_id!r}")
         seen_dags.add(card.dag_id)
+        for group in ("criteria", "weekly_criteria"):
+            for position, criterion in enumerate(getattr(card, group)):
+                if criterion.when is not None:
+                    problems.append(f"scorecards[{index}].{group}[{position}].when: a scorecard judges each day's "
+                                    "value as it is; a condition is applied only by checks, the soak and the canary")
     return problems
 
 
@@ -132,6 +137,9 @@ def _phase_problems(where: str, phase: Phase) -> list[str]:
     ]
     if phase.change is not None:
         groups.append(("change", [phase.change], CHANGES))
+        if phase.change.when_unavailable != "fail":
+            problems.append(f"{where}.change.when_unavailable: only a check may be not applicable; a change that "
+                            "cannot reach its target fails")
     for group, specs, registry in groups:
         for position, spec in enumerate(specs):
             spot = f"{where}.{group}" if group == "change" else f"{where}.{group}[{position}]"
@@ -155,10 +163,39 @@ def _phase_problems(where: str, phase: Phase) -> list[str]:
         problems.append(f"{where}.approval.approvers: {approver.id} ({approver.role or 'no role'}) is never asked and "
                         f"rolls nothing back (required_roles {phase.approval.required_roles}); remove them or give "
                         "them a duty")
+    problems.extend(_rollback_problems(where, phase))
     if phase.change is not None and phase.rollback_triggers and phase.rollback is None:
         problems.append(f"{where}.rollback: required when a phase has a change and rollback triggers")
     if phase.soak is not None and not (phase.success_criteria or phase.rollback_triggers):
         problems.append(f"{where}.soak: a soak needs success_criteria or rollback_triggers to evaluate")
+    return problems
+
+
+def _rollback_problems(where: str, phase: Phase) -> list[str]:
+    """Rollback settings the engine applies, or a refusal naming the one it cannot."""
+    from include.launch.plugins.changes.catalog import ROLLBACK_KINDS
+
+    problems: list[str] = []
+    rollback = phase.rollback
+    if rollback is not None and rollback.needs_approval:
+        problems.append(f"{where}.rollback.needs_approval: an automatic rollback never waits for a person (the "
+                        "documents: no approval needed), and a manual rollback is taken by manual_by_role alone")
+    if rollback is not None and phase.change is not None:
+        performs = ROLLBACK_KINDS.get(phase.change.kind)
+        if performs is not None and rollback.kind != performs:
+            problems.append(f"{where}.rollback.kind: {rollback.kind!r} is not what a {phase.change.kind!r} change "
+                            f"does when it rolls back ({performs!r})")
+    if phase.soak is not None:
+        measured = {criterion.metric for criterion in phase.success_criteria}
+        for position, metric in enumerate(phase.soak.judged_at_end):
+            if metric not in measured:
+                problems.append(f"{where}.soak.judged_at_end[{position}]: no success criterion of this phase "
+                                f"measures {metric.value!r}")
+        for position, trigger in enumerate(phase.rollback_triggers):
+            if trigger.sustained_minutes > phase.soak.window_minutes:
+                problems.append(f"{where}.rollback_triggers[{position}]: sustained {trigger.sustained_minutes:g} min "
+                                f"is longer than the soak window ({phase.soak.window_minutes:g} min), so "
+                                f"'{trigger}' could never fire")
     return problems
 
 

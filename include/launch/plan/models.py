@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from include.launch.core.criteria import Criterion, RollbackTrigger
 from include.launch.core.registry import Params, Registry
-from include.launch.core.vocabulary import Risk, Severity
+from include.launch.core.vocabulary import Metric, Risk, Severity
 from include.launch.plugins.changes import CHANGES  # noqa: F401 - registers every change kind before plans validate
 from include.launch.plugins.checks import CHECKS  # noqa: F401 - registers every check kind before plans validate
 from include.launch.plugins.quality.model import DataModel
@@ -141,11 +141,16 @@ class Approval(Model):
 
 
 class PluginSpec(Model):
-    """kind: a registered plug-in kind; name: task id (defaults to kind); params: the kind's params."""
+    """kind: a registered plug-in kind; name: task id (defaults to kind); params: the kind's params.
+    when_unavailable (checks only): what a check does when the deployment has no source for it (no
+    connection defined yet, e.g. no Alertmanager before Phase 2 installs monitoring): ``fail``
+    (default: a gate that cannot measure never passes) or ``not_applicable`` (recorded and reported
+    as not applicable by the plan). A source that is configured but does not answer always fails."""
 
     kind: str
     name: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
+    when_unavailable: Literal["fail", "not_applicable"] = "fail"
 
     @field_validator("name")
     @classmethod
@@ -165,12 +170,16 @@ class PluginSpec(Model):
 class Soak(Model):
     """window_minutes: how long the change is watched (60 for Phase 1). interval_seconds: between
     samples (60). inconclusive_limit: consecutive samples without data before failing safe (3).
-    consecutive_error_limit: consecutive samples that could not be taken before failing (3)."""
+    consecutive_error_limit: consecutive samples that could not be taken before failing (3).
+    judged_at_end: metrics of success criteria judged only over the whole window; every other
+    success criterion is judged at every sample, and one that fails rolls back at once (the
+    documents: any failed success criterion means immediate rollback). Default: none."""
 
     window_minutes: float = Field(gt=0)
     interval_seconds: float = Field(default=60.0, gt=0)
     inconclusive_limit: int = Field(default=3, ge=1)
     consecutive_error_limit: int = Field(default=3, ge=1)
+    judged_at_end: list[Metric] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _interval_fits_window(self) -> Soak:
@@ -183,8 +192,10 @@ class Soak(Model):
 
 
 class RollbackPolicy(Model):
-    """watch_minutes: monitoring after a rollback (15). needs_approval: false, the engineering lead
-    may roll back alone. target_minutes: how long a rollback should take (10, from the documents).
+    """watch_minutes: monitoring after a rollback (15). needs_approval: must stay false (plan check
+    refuses true: an automatic rollback never waits for a person). target_minutes: how long a
+    rollback should take (10, from the documents); a slower one opens a P1 incident. kind: what the
+    rollback does; it must match what the phase's change kind does when reverted (plan check).
     manual_by_role: the approver role whose holders may roll a completed phase back by hand, with
     no approval, from the launch's manual-rollback DAG (default: nobody)."""
 

@@ -29,6 +29,7 @@ class CheckTask:
     kind: str
     params: Params
     summary: str
+    when_unavailable: str = "fail"
 
     @property
     def task_id(self) -> str:
@@ -72,7 +73,8 @@ def _check_tasks(group: str, specs: list[PluginSpec]) -> list[CheckTask]:
     tasks = []
     for spec in specs:
         kind = CHECKS.get(spec.kind)
-        tasks.append(CheckTask(group, spec.task_name, spec.kind, spec.typed_params(CHECKS), kind.summary))
+        tasks.append(CheckTask(group, spec.task_name, spec.kind, spec.typed_params(CHECKS), kind.summary,
+                               spec.when_unavailable))
     return tasks
 
 

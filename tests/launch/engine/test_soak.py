@@ -6,9 +6,9 @@ import pytest
 
 from include.launch.core.criteria import Criterion, RollbackTrigger
 from include.launch.core.vocabulary import Comparison, Metric
-from include.launch.engine.soak import REGRESSION_FLOOR_MS, covered, evaluate
+from include.launch.engine.soak import covered, evaluate
 from include.launch.plan.models import Soak
-from include.launch.plugins.checks.synthetic_load import regression_percent
+from include.launch.plugins.checks.synthetic_load import regression_ms, regression_percent
 from include.launch.plugins.metrics.sample import Sample
 
 ERROR_5MIN = RollbackTrigger(metric=Metric.ERROR_RATE_PERCENT, op=Comparison.GT, threshold=1, sustained_minutes=5)
@@ -22,9 +22,10 @@ def samples(*error_rates: float | None, p95: float = 100, every: float = 60, err
             for i, rate in enumerate(error_rates)]
 
 
-def decide(series: list[Sample], now: float | None = None, window: float = 3600) -> str:
+def decide(series: list[Sample], now: float | None = None, window: float = 3600,
+           criteria: list[Criterion] = CRITERIA) -> str:
     now = series[-1].taken_at if now is None else now
-    return evaluate(series, [ERROR_5MIN, P95_NOW], CRITERIA, POLICY, window, series[0].taken_at, now).status
+    return evaluate(series, [ERROR_5MIN, P95_NOW], criteria, POLICY, window, series[0].taken_at, now).status
 
 
 @pytest.mark.parametrize(("rates", "expected"), [
@@ -33,7 +34,7 @@ def decide(series: list[Sample], now: float | None = None, window: float = 3600)
     ([2.0, 2.0, 2.0, 0.5, 2.0, 2.0, 2.0], "continue"),     # a good sample resets the streak
 ], ids=["4-min-streak", "5-min-streak", "interrupted-streak"])
 def test_sustained_triggers_need_their_whole_duration(rates: list[float], expected: str) -> None:
-    assert decide(samples(*rates)) == expected
+    assert decide(samples(*rates), criteria=[]) == expected  # the trigger alone (a criterion would fail at once)
 
 
 def test_immediate_trigger_fires_at_the_first_sample() -> None:
@@ -55,8 +56,19 @@ def test_unmeasurable_samples_fail_after_the_error_limit() -> None:
 
 def test_window_passes_only_when_every_sample_met_the_criteria() -> None:
     assert decide(samples(0.0, 0.05, 0.02), window=120) == "passed"
-    verdict = evaluate(samples(0.0, 0.5, 0.02), [ERROR_5MIN], CRITERIA, POLICY, 120, 0, 120)
+    at_end = POLICY.model_copy(update={"judged_at_end": [Metric.ERROR_RATE_PERCENT]})
+    verdict = evaluate(samples(0.0, 0.5, 0.02), [ERROR_5MIN], CRITERIA, at_end, 120, 0, 120)
     assert verdict.status == "breach" and "worst 0.5" in verdict.reason
+
+
+def test_a_failed_success_criterion_rolls_back_at_once_not_at_the_end() -> None:
+    """Seed 000: any failed success criterion means immediate rollback, 58 minutes before the window ends."""
+    verdict = evaluate(samples(0.0, 0.5), [ERROR_5MIN], CRITERIA, POLICY, 3600, 0, 60)
+    assert verdict.status == "breach" and verdict.severity == "P1"
+    assert verdict.reason == ("success criterion failed at sample 2: error_rate_percent < 0.1 (measured 0.5); "
+                              "immediate rollback")
+    at_end = POLICY.model_copy(update={"judged_at_end": [Metric.ERROR_RATE_PERCENT]})  # the plan says: judge at end
+    assert evaluate(samples(0.0, 0.5), [ERROR_5MIN], CRITERIA, at_end, 3600, 0, 60).status == "continue"
 
 
 def test_a_gap_in_sampling_extends_the_watch_instead_of_passing_unseen() -> None:
@@ -77,11 +89,44 @@ def test_metrics_the_source_cannot_measure_are_named_not_counted_as_missing() ->
     assert inside == [ERROR_5MIN] and outside == ["db_cpu_percent > 90"]
 
 
-@pytest.mark.parametrize(("before", "after", "expected"), [
-    (5.0, 29.0, 0.0),      # 24 ms on a 5 ms baseline: inside the 25 ms floor, histogram resolution
-    (5.0, 40.0, 700.0),    # past the floor: the relative rule of the documents applies
-    (200.0, 260.0, 30.0),  # a real service's p95: 30 % slower breaches "> 20 %"
-    (None, 40.0, None),    # no baseline measured: no regression value, never a silent 0
-], ids=["within-floor", "past-floor", "real-service", "no-baseline"])
-def test_latency_regression_against_the_baseline(before: float | None, after: float, expected: float | None) -> None:
-    assert regression_percent(before, after, REGRESSION_FLOOR_MS) == expected
+@pytest.mark.parametrize(("before", "after", "percent", "rise_ms"), [
+    (5.0, 29.0, 480.0, 24.0),   # the real percentage: 24 ms on a 5 ms baseline is 480 %, never "0 %"
+    (200.0, 260.0, 30.0, 60.0),  # a real service's p95: 30 % slower breaches "> 20 %"
+    (None, 40.0, None, None),    # no baseline measured: no regression value, never a silent 0
+    (0.0, 40.0, None, 40.0),     # a zero baseline has no percentage
+], ids=["small-baseline", "real-service", "no-baseline", "zero-baseline"])
+def test_latency_regression_is_the_real_number(before: float | None, after: float, percent: float | None,
+                                               rise_ms: float | None) -> None:
+    assert regression_percent(before, after) == percent
+    assert regression_ms(before, after) == rise_ms
+
+
+FLOORED = Criterion(metric=Metric.LATENCY_REGRESSION_PERCENT, op=Comparison.LE, threshold=20,
+                    when={"metric": "latency_regression_ms", "op": ">", "threshold": 25})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("values", "outcome"), [
+    ({"latency_regression_percent": 480.0, "latency_regression_ms": 24.0}, "successful"),  # under the floor
+    ({"latency_regression_percent": 700.0, "latency_regression_ms": 35.0}, "failed"),      # past it: judged
+    ({"latency_regression_percent": 10.0, "latency_regression_ms": 30.0}, "successful"),   # past it, within 20 %
+    ({"latency_regression_percent": 700.0}, "inconclusive"),  # the condition's metric missing: never a pass
+], ids=["under-floor", "past-floor", "within", "no-rise-measured"])
+def test_a_relative_threshold_with_an_absolute_floor(values: dict[str, float], outcome: str) -> None:
+    from include.launch.plugins.checks.base import evaluate as judge
+
+    (result,) = judge([FLOORED], values)  # type: ignore[arg-type]
+    assert result.outcome.value == outcome
+    assert result.measured == values["latency_regression_percent"]  # reported as measured, floor or not
+    assert result.as_dict()["when"] == "latency_regression_ms > 25"
+
+
+def test_a_floored_trigger_fires_only_past_its_floor() -> None:
+    trigger = RollbackTrigger(metric=Metric.LATENCY_REGRESSION_PERCENT, op=Comparison.GT, threshold=20,
+                              when={"metric": "latency_regression_ms", "op": ">", "threshold": 25})  # type: ignore[arg-type]
+    under = [Sample(0, "target", {"latency_regression_percent": 480.0, "latency_regression_ms": 24.0})]
+    assert evaluate(under, [trigger], [], POLICY, 3600, 0, 0).status == "continue"
+    over = [Sample(0, "target", {"latency_regression_percent": 700.0, "latency_regression_ms": 35.0})]
+    verdict = evaluate(over, [trigger], [], POLICY, 3600, 0, 0)
+    assert verdict.status == "breach" and "latency_regression_percent > 20 when latency_regression_ms > 25" in \
+        verdict.reason
+

@@ -26,12 +26,12 @@ def target(pg_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         monkeypatch.setenv("AIRFLOW_CONN_RECONCILIATION_DB", postgres_connection_json(env.db_url))
         for name, value in env.secrets().items():
             monkeypatch.setenv(f"AIRFLOW_VAR_{name}", value)
-        monkeypatch.delenv("AIRFLOW_CONN_ALERTMANAGER", raising=False)
         yield env
 
 
 @pytest.fixture()
-def launch_env(target: LaunchB, ledger_db: str, evidence_base: Path, slack: Any) -> dict[str, Any]:
+def launch_env(target: LaunchB, ledger_db: str, evidence_base: Path, slack: Any, alertmanager: Any) -> dict[str, Any]:
+    """The stand-in running with its Alertmanager (nothing firing): the canary's pre-checks measure."""
     return {"target": target, "ledger": ledger_db, "evidence": evidence_base, "slack": slack}
 
 

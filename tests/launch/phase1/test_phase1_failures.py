@@ -46,9 +46,15 @@ def events(env: dict[str, Any]) -> list[str]:
     return [row.event for row in Ledger(env["ledger"]).rows()]
 
 
+def rollback_target_of_6_ms(plan: dict[str, Any]) -> None:
+    """A rolling restart of two replicas always takes longer than 6 ms: the test's own restart is the delay."""
+    plan["phases"][0]["rollback"]["target_minutes"] = 0.0001
+
+
 def test_verification_failure_rolls_back_every_replica(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
     target = launch_env["target"]
-    dag = build_variant("accubooks", "phase1_pool_scaling", only_the_verification_latency_decides)
+    dag = build_variant("accubooks", "phase1_pool_scaling", only_the_verification_latency_decides,
+                        rollback_target_of_6_ms)
     with WhenLedgerShows(launch_env["ledger"], "change_applied", lambda: target.set_faults(latency_ms=700)) as fault:
         dag_run, _ = run_dag(dag, client=approvals, conf=SLOW_TARGET, answers=APPROVE)
     assert fault.fired.is_set()
@@ -61,13 +67,22 @@ def test_verification_failure_rolls_back_every_replica(launch_env: dict[str, Any
     ledger = Ledger(launch_env["ledger"])
     done = ledger.rows(event="rollback_completed")
     assert len(done) == 1 and "latency_p95_ms < 500" in done[0].payload["reason"]
+    assert done[0].payload["target_minutes"] == 0.0001 and done[0].payload["within_target"] is False
+    slow = [r for r in ledger.rows(event="incident_opened") if r.payload["title"].startswith("Slow rollback")]
+    assert len(slow) == 1 and slow[0].outcome == "P1"
+    assert "over the plan's target of 0.0001 min" in slow[0].payload["summary"]
     assert ledger.verify() == []
     assert any("Rolled back" in text for text in launch_env["slack"].texts())
 
 
+def error_rate_judged_at_end(plan: dict[str, Any]) -> None:
+    """The error-rate criterion waits for the window's end, so the P0 trigger is what rolls back."""
+    plan["phases"][0]["soak"]["judged_at_end"] = ["error_rate_percent"]
+
+
 def test_breach_during_soak_rolls_back_with_p0(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
     target = launch_env["target"]
-    dag = phase1()
+    dag = phase1(error_rate_judged_at_end)
     with WhenLedgerShows(launch_env["ledger"], "soak_started", lambda: target.set_faults(error_rate=0.5)) as fault:
         dag_run, _ = run_dag(dag, client=approvals, conf={**FAST, "monitor_minutes": 1}, answers=APPROVE)
     assert fault.fired.is_set()

@@ -40,6 +40,9 @@ def test_happy_path(launch_env: dict[str, Any], approvals: ApprovalClient) -> No
                      "sustained_monitoring.json", "error_rate_comparison.txt", "latency_comparison.json"]:
         assert required in names, f"{required} missing from {sorted(names)}"
     assert any(n.startswith("pool_scaling_verification_") and n.endswith(".md") for n in names)
+    (report,) = folder.glob("pool_scaling_verification_*.md")  # every check, and what the plan let be N/A
+    assert "| pre_checks.no_firing_alerts | not_applicable | not applicable by the plan (when_unavailable): no " \
+           "Alertmanager connection" in report.read_text()
     ledger = Ledger(launch_env["ledger"])
     assert ledger.verify() == []
     events = [row.event for row in ledger.rows()]

@@ -28,8 +28,9 @@ def target(pg_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
 
 @pytest.fixture()
 def beta_env(target: RunningTarget, ledger_db: str, evidence_base: Path, slack: Any,
-             airflow_db: Path) -> dict[str, Any]:
-    """Phase 2 completed, a fresh backup, the target running; no Prometheus connection (target source)."""
+             airflow_db: Path, alertmanager: Any) -> dict[str, Any]:
+    """Phase 2 completed (its Alertmanager running, nothing firing), a fresh backup, the target
+    running; no Prometheus connection (target source)."""
     phase_completed(ledger_db, "accubooks", "phase2_monitoring")
     write_backup_status(evidence_base)
     return {"target": target, "ledger": ledger_db, "evidence": evidence_base, "slack": slack}

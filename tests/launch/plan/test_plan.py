@@ -100,6 +100,27 @@ INVALID: list[tuple[str, Mutation, str]] = [
      "phases[1].approval.approvers: eng_lead (Engineering Lead) is never asked and rolls nothing back"),
     ("freeze_override_unknown_key", _set("freeze_windows.0.override.two_people", True),
      "freeze_windows[0].override.two_people: unknown key"),
+    ("change_not_applicable", _set("phases.0.change.when_unavailable", "not_applicable"),
+     "phases[0].change.when_unavailable: only a check may be not applicable"),
+    ("check_unavailable_unknown_word", _set("phases.0.pre_checks.8.when_unavailable", "skip"),
+     "phases[0].pre_checks[8].when_unavailable"),
+    ("automatic_rollback_waits_for_approval", _set("phases.0.rollback.needs_approval", True),
+     "phases[0].rollback.needs_approval: an automatic rollback never waits for a person"),
+    ("rollback_kind_the_change_cannot_do", _set("phases.0.rollback.kind", "pause_beta"),
+     "phases[0].rollback.kind: 'pause_beta' is not what a 'env_file_rolling_restart' change does"),
+    ("judged_at_end_of_nothing", _set("phases.0.soak.judged_at_end", ["db_cpu_percent"]),
+     "phases[0].soak.judged_at_end[0]: no success criterion of this phase measures 'db_cpu_percent'"),
+    ("scorecard_condition", _set("scorecards.0.criteria.0.when",
+                                 {"metric": "nps_score", "op": ">", "threshold": 0}),
+     "scorecards[0].criteria[0].when: a scorecard judges each day's value as it is"),
+    ("scaling_rule_condition", _set("phases.3.change.params.decisions.0.scale_when.0.when",
+                                    {"metric": "nps_score", "op": ">", "threshold": 0}),
+     "scale_when: a rule here is judged on the beta's mean as it is; 'when' is not applied"),
+    ("condition_on_unknown_metric", _set("phases.0.verify.1.params.criteria.2.when.metric", "vibes_ms"),
+     "phases[0].verify[1].params.criteria[2].when.metric"),
+    ("trigger_longer_than_soak", _set("phases.0.soak.window_minutes", 4),
+     "phases[0].rollback_triggers[0]: sustained 5 min is longer than the soak window (4 min), so "
+     "'error_rate_percent > 1' could never fire"),
 ]
 
 

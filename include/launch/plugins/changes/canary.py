@@ -198,7 +198,7 @@ class CanaryApplier:
             conclusive = (values.get("requests_in_interval") or 0) >= self.params.min_requests
             breached = [f"{t} (measured {values[t.metric.value]:g})" for t in run.spec.phase.rollback_triggers
                         if conclusive and values.get(t.metric.value) is not None
-                        and t.holds(float(values[t.metric.value] or 0))]
+                        and t.applies(values) and t.holds(float(values[t.metric.value] or 0))]
             samples.append({"at_percent": percent, "values": values, "conclusive": conclusive, "breached": breached})
             if breached:
                 self._note(f"{percent} %: ROLLBACK TRIGGER {'; '.join(breached)}")

@@ -160,6 +160,12 @@ class ScalingDecision(Params):
     unit: str
     scale_when: list[Criterion] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _no_conditions(self) -> ScalingDecision:
+        if any(rule.when is not None for rule in self.scale_when):
+            raise ValueError("scale_when: a rule here is judged on the beta's mean as it is; 'when' is not applied")
+        return self
+
 
 class RolloutDecisionParams(Params):
     """rollout_users: size of the next rollout; decisions: scaling questions answered from data;
@@ -230,3 +236,10 @@ _KINDS: list[tuple[str, type[Params], str, str]] = [
 ]
 for name, model, module, summary in _KINDS:
     CHANGES.register(name, model, f"{_IMPL}.{module}:{name}", summary)
+
+# What each applier's revert does, in the words a plan's ``rollback.kind`` uses: plan check refuses a
+# rollback kind the change cannot perform (the plan would promise a rollback nobody runs).
+ROLLBACK_KINDS: dict[str, str] = {
+    "env_file_rolling_restart": "revert", "http_hot_reload": "revert", "monitoring_install": "revert",
+    "beta_enrollment": "pause_beta", "rollout_decision": "revert", "canary_traffic_shift": "stable_traffic",
+}

@@ -6,7 +6,7 @@ import requests
 
 from include.launch.core.vocabulary import Outcome
 from include.launch.evidence.runtime import PhaseRun
-from include.launch.plugins.checks.base import CheckResult
+from include.launch.plugins.checks.base import CheckResult, SourceUnavailableError
 from include.launch.plugins.checks.catalog import AlertRoutingParams, SeverityParams
 
 
@@ -20,8 +20,8 @@ def alertmanager_url(run: PhaseRun) -> str | None:
 def no_firing_alerts(run: PhaseRun, params: SeverityParams) -> CheckResult:
     base = alertmanager_url(run)
     if base is None:
-        return CheckResult(Outcome.NOT_APPLICABLE, "no Alertmanager connection yet (Phase 2 sets monitoring up): "
-                                                   "recorded as not applicable")
+        raise SourceUnavailableError(f"no Alertmanager connection {run.spec.plan.connections.alertmanager!r}: firing "
+                                "alerts cannot be seen")
     response = requests.get(f"{base}/api/v2/alerts", params={"active": "true", "silenced": "false"}, timeout=5)
     response.raise_for_status()
     blocking = {severity.value for severity in params.severities}

@@ -16,11 +16,14 @@ class CriterionResult:
 
     criterion: Criterion
     measured: float | None
+    applies: bool | None = True  # the criterion's ``when`` on the same values
 
     @property
     def outcome(self) -> Outcome:
-        if self.measured is None:
+        if self.measured is None or self.applies is None:
             return Outcome.INCONCLUSIVE
+        if not self.applies:
+            return Outcome.SUCCESSFUL  # the plan judges it only when its condition holds
         return Outcome.SUCCESSFUL if self.criterion.holds(self.measured) else Outcome.FAILED
 
     def as_dict(self) -> dict[str, Any]:
@@ -31,11 +34,13 @@ class CriterionResult:
             "threshold": self.criterion.threshold,
             "measured": self.measured,
             "outcome": self.outcome.value,
+            **({"judged": self.applies, "when": str(self.criterion.when)} if self.criterion.when else {}),
         }
 
 
 def evaluate(criteria: list[Criterion], values: dict[str, float | None]) -> list[CriterionResult]:
-    return [CriterionResult(criterion, values.get(criterion.metric.value)) for criterion in criteria]
+    return [CriterionResult(criterion, values.get(criterion.metric.value), criterion.applies(values))
+            for criterion in criteria]
 
 
 def overall(results: list[CriterionResult]) -> Outcome:
@@ -54,8 +59,15 @@ def describe_failures(results: list[CriterionResult]) -> str:
         if result.outcome is Outcome.SUCCESSFUL:
             continue
         measured = "no data" if result.measured is None else f"{result.measured:g}"
+        if result.applies is None and result.criterion.when is not None:
+            measured += f"; no data for its condition {result.criterion.when.metric.value}"
         parts.append(f"{result.criterion} (measured {measured})")
     return "; ".join(parts)
+
+
+class SourceUnavailableError(Exception):
+    """The deployment has no source for this check (its connection is not defined). The engine fails
+    the check with this reason unless the plan marks the check ``when_unavailable: not_applicable``."""
 
 
 @dataclass(frozen=True)

@@ -140,13 +140,12 @@ class ChaosParams(Params):
 
 class SyntheticLoadParams(Params):
     """requests: how many synthetic requests (default 500); concurrency (10); criteria they must
-    meet; regression_floor_ms: p95 changes smaller than this are within histogram resolution and
-    count as no regression (25)."""
+    meet (a regression is measured against the same load before the change; give it a ``when`` on
+    ``latency_regression_ms`` for an absolute floor)."""
 
     requests: int = Field(default=500, ge=1)
     concurrency: int = Field(default=10, ge=1)
     criteria: list[Criterion] = Field(min_length=1)
-    regression_floor_ms: float = Field(default=25.0, ge=0)
     tenants: int = Field(default=30, ge=1)
 
     @model_validator(mode="after")

@@ -8,7 +8,7 @@ from include.launch.plugins.metrics.sample import Sample
 from include.launch.plugins.target import Target
 
 # Derived by the engine from any source: the ledger's open incidents, the regression against the baseline.
-ENGINE_DERIVED = frozenset({"active_incidents_count", "latency_regression_percent"})
+ENGINE_DERIVED = frozenset({"active_incidents_count", "latency_regression_percent", "latency_regression_ms"})
 
 
 def provided_metrics(run: PhaseRun) -> frozenset[str]:
