@@ -18,7 +18,7 @@ from typing import Any
 
 from include.launch.core.errors import EvidenceError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # include/launch/evidence/store.py -> the project
 BASE_ENV = "LAUNCH_EVIDENCE_BASE"
 
 

@@ -41,3 +41,11 @@ def test_relative_base_resolves_under_project(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("LAUNCH_EVIDENCE_BASE", raising=False)
     assert resolve_base("launch/evidence").endswith("/launch/evidence")
     assert resolve_base("s3://bucket/launch/") == "s3://bucket/launch"
+
+
+def test_relative_paths_resolve_against_the_project_root() -> None:
+    """The evidence store, monitoring files and config checks resolve relative paths here: moving a
+    module must not move the root (tests/test_architecture.py keeps the rooms; this keeps the root)."""
+    from include.launch.evidence.store import PROJECT_ROOT
+
+    assert (PROJECT_ROOT / "Makefile").is_file() and (PROJECT_ROOT / "include" / "plans").is_dir()

@@ -7,13 +7,12 @@ from pathlib import Path
 
 from include.launch.core.vocabulary import Outcome
 from include.launch.evidence.runtime import PhaseRun
+from include.launch.evidence.store import PROJECT_ROOT
 from include.launch.plugins.checks.base import CheckResult
 from include.launch.plugins.checks.catalog import ConfigMatchesParams
 from include.launch.plugins.checks.security import _env_values
 from include.launch.plugins.checks.service_probe import secret
 from include.launch.plugins.target import Target
-
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def config_matches(run: PhaseRun, params: ConfigMatchesParams) -> CheckResult:
