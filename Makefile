@@ -7,7 +7,7 @@ RUFF := $(VENV)/bin/ruff check include dags plugins tests bench
 MYPY := $(VENV)/bin/mypy
 STAMP := $(VENV)/.installed
 # Debian packages the tests and the demo use (installed only when missing).
-APT_PACKAGES ?= prometheus prometheus-alertmanager wrk nginx redis-server chromium docker-compose
+APT_PACKAGES ?= prometheus prometheus-alertmanager prometheus-node-exporter wrk nginx redis-server chromium docker-compose
 
 export PYTHONPATH := $(CURDIR)
 export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)

@@ -21,7 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -119,16 +119,22 @@ def main() -> None:
     metadata_url = server.create_database("bench_celery_airflow")
     Ledger(ledger_url).ensure_schema()
     evidence = WORK / "evidence"
-    store = EvidenceStore(str(evidence))  # the pre-launch evidence the pre-checks read (tests.conftest is not
-    now = datetime.now(UTC).isoformat()  # imported: it would point AIRFLOW_HOME at a folder of its own)
-    store.write_json("pre_launch/backup_status.json", {"last_backup_at": now, "restore_tested_at": now,
-                                                       "restore_ok": True})
+    # The pre-launch evidence the pre-checks read, made here (tests.conftest is not imported: it would
+    # point AIRFLOW_HOME at a folder of its own): a real backup and the rollback plan.
+    from include.launch.plugins.checks.backup import backup_and_test_restore
+
+    store = EvidenceStore(str(evidence))
+    backup_and_test_restore(target_url, WORK / "backups", str(evidence), "accubooks")
     store.write_text("pre_launch/rollback_plan.md", "# Rollback plan\nRevert the env file; rolling restart.\n")
     dags = [build_variant("accubooks", PHASE, independent_launch(i)).dag_id for i in range(max(SIZES))]
     slack = SlackReceiver().start()
     try:
-        with running_target(target_url, WORK / "target") as target, LiveTraffic(target.urls):
+        from include.devservices.node_exporter import connection_json, running_node_exporter
+
+        with running_target(target_url, WORK / "target") as target, LiveTraffic(target.urls), \
+                running_node_exporter(WORK / "node_exporter") as db_host:
             env = {"AIRFLOW_CONN_LAUNCH_DB": airflow_connection_json(ledger_url),
+                   "AIRFLOW_CONN_ACCUBOOKS_DB_HOST": connection_json(db_host),
                    "AIRFLOW_CONN_ACCUBOOKS_DB": airflow_connection_json(target_url),
                    "AIRFLOW_CONN_ACCUBOOKS_API": target.connection_json(),
                    "AIRFLOW_CONN_SLACK_LAUNCH": slack.connection_json(),

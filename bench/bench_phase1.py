@@ -54,16 +54,18 @@ def bench_breach_to_rollback(server: object, work: Path) -> None:
     Ledger(ledger_url).ensure_schema()
     slack = SlackReceiver().start()
     os.environ["AIRFLOW_CONN_SLACK_LAUNCH"] = slack.connection_json()
-    from datetime import UTC, datetime
+    from include.launch.plugins.checks.backup import backup_and_test_restore
 
     store = EvidenceStore(str(work / "evidence"))
-    store.write_json("pre_launch/backup_status.json", {"last_backup_at": datetime.now(UTC).isoformat(),
-                                                        "restore_tested_at": datetime.now(UTC).isoformat(),
-                                                        "restore_ok": True})
+    backup_and_test_restore(target_url, work / "backups", str(work / "evidence"), "accubooks")  # a real backup
     store.write_text("pre_launch/rollback_plan.md", "# Rollback plan\nRevert the env file; rolling restart.\n")
     injected: dict[str, float] = {}
-    with running_target(target_url, work / "target", tenants=200) as target, LiveTraffic(target.urls):
+    from include.devservices.node_exporter import connection_json, running_node_exporter
+
+    with running_target(target_url, work / "target", tenants=200) as target, LiveTraffic(target.urls), \
+            running_node_exporter(work / "node_exporter") as db_host:
         os.environ["AIRFLOW_CONN_ACCUBOOKS_API"] = target.connection_json()
+        os.environ["AIRFLOW_CONN_ACCUBOOKS_DB_HOST"] = connection_json(db_host)
         ledger = Ledger(ledger_url)
 
         def inject_when_soaking() -> None:

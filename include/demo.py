@@ -84,6 +84,8 @@ def demo_stack() -> Iterator[dict[str, Any]]:
     """Everything the launch runs against, started in order and stopped in reverse."""
     from include.devservices.airflow_stack import AirflowStack
     from include.devservices.demo_target_local import LiveTraffic, running_target
+    from include.devservices.node_exporter import connection_json as node_connection_json
+    from include.devservices.node_exporter import running_node_exporter
     from include.devservices.postgres import airflow_connection_json, start_server
     from include.devservices.prometheus import monitoring_stack
     from include.devservices.slack_receiver import SlackReceiver
@@ -113,12 +115,14 @@ def demo_stack() -> Iterator[dict[str, Any]]:
     try:
         say("demo target: 1,000 tenants, two replicas, pool max 50 / min 10, live traffic")
         with running_target(target_url, RUN / "target", tenants=1000) as target, LiveTraffic(target.urls), \
-                monitoring_stack(RUN / "monitoring", scrape_interval="5s", pager_url=pager.url) as monitoring:
+                monitoring_stack(RUN / "monitoring", scrape_interval="5s", pager_url=pager.url) as monitoring, \
+                running_node_exporter(RUN / "node_exporter") as db_host:
             env["AIRFLOW_CONN_ACCUBOOKS_API"] = target.connection_json()
+            env["AIRFLOW_CONN_ACCUBOOKS_DB_HOST"] = node_connection_json(db_host)
             env["AIRFLOW_CONN_PROMETHEUS"] = json.dumps(monitoring.prometheus_connection())
             env["AIRFLOW_CONN_ALERTMANAGER"] = json.dumps(monitoring.alertmanager_connection())
             say(f"Prometheus {monitoring.prometheus.url}, Alertmanager {monitoring.alertmanager.url}")
-            status = backup_and_test_restore(target_url, RUN / "backups", str(EVIDENCE))
+            status = backup_and_test_restore(target_url, RUN / "backups", str(EVIDENCE), "accubooks")
             say(f"backup taken and restore-tested: {'OK' if status['restore_ok'] else 'MISMATCH'}")
             EvidenceStore(str(EVIDENCE)).write_text("pre_launch/rollback_plan.md", ROLLBACK_PLAN)
             say("Airflow: api-server, scheduler, dag-processor, triggerer (LocalExecutor)")

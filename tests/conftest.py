@@ -26,6 +26,20 @@ def pg_server() -> PostgresServer:
     return start_server()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def db_host_exporter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Debian's node exporter as the database host's: Phase 1 reads the database CPU from it (its
+    plan's ``accubooks_db_host`` connection), in-process and in every Airflow the tests start."""
+    from include.devservices.node_exporter import connection_json, running_node_exporter
+
+    with running_node_exporter(tmp_path_factory.mktemp("node_exporter")) as service:
+        os.environ["AIRFLOW_CONN_ACCUBOOKS_DB_HOST"] = connection_json(service)
+        try:
+            yield service
+        finally:
+            os.environ.pop("AIRFLOW_CONN_ACCUBOOKS_DB_HOST", None)
+
+
 @pytest.fixture(scope="module")
 def module_db(pg_server: PostgresServer) -> Iterator[str]:
     """A fresh database shared by the tests of one module; its URL."""

@@ -23,7 +23,8 @@ KINDS = frozenset({
     "include.launch.plugins", "include.launch.plugins.checks", "include.launch.plugins.checks.catalog",
     "include.launch.plugins.changes", "include.launch.plugins.changes.catalog", "include.launch.plugins.metrics",
     "include.launch.plugins.quality", "include.launch.plugins.quality.model", "include.launch.review.model",
-    "include.launch.beta.cohort",
+    "include.launch.plugins.metrics.catalog", "include.launch.beta.cohort",
+    "include.monitoring.promql",  # the PromQL table: which metrics a Prometheus source provides
 })
 # Rooms from the bottom up; a module belongs to the room of its longest matching prefix.
 ROOMS: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -57,13 +57,14 @@ def resolved() -> dict[str, Any]:
 def test_the_official_topology_is_there(resolved: dict[str, Any]) -> None:
     services = resolved["services"]
     assert AIRFLOW_COMPONENTS | {"postgres", "redis", "demo-target-0", "demo-target-1", "prometheus",
-                                 "alertmanager"} <= set(services)
+                                 "alertmanager", "db-host-exporter"} <= set(services)
     assert services["flower"]["profiles"] == ["flower"]  # optional, as in the official file
     for name in AIRFLOW_COMPONENTS:
         env = services[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://:"), name  # password-protected broker
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://"), name
+        assert "db-host-exporter:9100" in env["AIRFLOW_CONN_ACCUBOOKS_DB_HOST"], name  # Phase 1's database CPU
     for name in AIRFLOW_COMPONENTS - {"airflow-init"}:
         assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
 

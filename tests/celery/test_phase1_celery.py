@@ -43,7 +43,7 @@ def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory,
     metadata_url = pg_server.create_database("celery_airflow")
     Ledger(ledger_url).ensure_schema()
     evidence = work / "evidence"  # one shared base for both workers (a volume or an object store elsewhere)
-    write_backup_status(evidence)
+    write_backup_status(evidence, target_url)
     EvidenceStore(str(evidence)).write_text("pre_launch/rollback_plan.md", ROLLBACK_PLAN)
     slack = SlackReceiver().start()
     try:

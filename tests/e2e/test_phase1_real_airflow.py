@@ -55,7 +55,7 @@ def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory,
     metadata_url = pg_server.create_database("e2e_airflow")
     Ledger(ledger_url).ensure_schema()
     evidence = work / "evidence"
-    write_backup_status(evidence)
+    write_backup_status(evidence, target_url)
     EvidenceStore(str(evidence)).write_text("pre_launch/rollback_plan.md", ROLLBACK_PLAN)
     slack = SlackReceiver().start()
     with running_target(target_url, work / "target") as target, LiveTraffic(target.urls):

@@ -72,6 +72,12 @@ class Registry:
             raise ConfigurationError(f"{self.family} kind {name!r} is registered twice")
         self._kinds[name] = Kind(name, params_model, implementation, summary)
 
+    def register_all(self, package: str, kinds: list[tuple[str, type[Params], str, str]]) -> None:
+        """Register ``(name, params model, module, summary)`` rows; each one's implementation is the
+        function of the same name in ``<package>.<module>``."""
+        for name, model, module, summary in kinds:
+            self.register(name, model, f"{package}.{module}:{name}", summary)
+
     def get(self, name: str) -> Kind[Any]:
         try:
             return self._kinds[name]

@@ -208,12 +208,13 @@ class SustainedMonitorOperator(BaseOperator):
         assert policy is not None
         window = float(run.params.get("monitor_minutes", policy.window_minutes)) * 60
         interval = float(run.params.get("sample_interval_seconds", policy.interval_seconds))
+        sources = [source.kind for source in self.spec.phase.metric_sources]
         store = SoakStore(run.ledger.dsn, self.spec.launch_id, self.spec.phase.id, run.run_id)
         samples = store.samples()
         try:
             sample = take_sample(run, samples[-1] if samples else None)
         except Exception as exc:  # noqa: BLE001 - a measurement that cannot be taken is an error sample
-            sample = Sample(time.time(), "target", error=f"{type(exc).__name__}: {exc}")
+            sample = Sample(time.time(), "+".join(sources), error=f"{type(exc).__name__}: {exc}")
         sample = enrich(run, sample)
         store.append(sample, len(samples) + 1)
         samples.append(sample)
@@ -222,17 +223,20 @@ class SustainedMonitorOperator(BaseOperator):
         from include.launch.spec.effective import effective_criteria
 
         criteria, criteria_not_covered = covered(effective_criteria(self.spec, run.params), provided)
+        if triggers_not_covered or criteria_not_covered:  # plan check refuses this; never drop a rule quietly
+            unmeasured = triggers_not_covered + criteria_not_covered
+            raise AirflowFailException(f"sustained monitoring cannot measure {unmeasured} with this phase's "
+                                       "metric_sources")
         if len(samples) == 1:
             run.record("soak_started", "", {"window_seconds": window, "interval_seconds": interval,
-                                            "not_covered_by_source": triggers_not_covered + criteria_not_covered})
+                                            "metric_sources": sources})
         verdict = evaluate(samples, triggers, criteria, policy, window, samples[0].taken_at, time.time(),
                            interval_seconds=interval)
         if verdict.status == "continue":
             raise AirflowRescheduleException(datetime.now(UTC) + timedelta(seconds=interval))
         ref = run.evidence.write_json("sustained_monitoring.json", {
             "verdict": verdict.status, "reason": verdict.reason, "criteria": verdict.criteria,
-            "window_seconds": window, "interval_seconds": interval,
-            "not_covered_by_source": triggers_not_covered + criteria_not_covered,
+            "window_seconds": window, "interval_seconds": interval, "metric_sources": sources,
             "samples": [{"taken_at": s.taken_at, "values": s.values, "error": s.error} for s in samples],
         }, replace=True)
         if verdict.status == "passed":

@@ -20,6 +20,8 @@ from include.launch.core.registry import Registry
 from include.launch.plan.models import Phase, Plan, PluginSpec
 from include.launch.plugins.changes import CHANGES
 from include.launch.plugins.checks import CHECKS
+from include.launch.plugins.metrics import SOURCES
+from include.launch.plugins.metrics.catalog import ENGINE_DERIVED, provided_by
 
 PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
 # libyaml's safe loader parses a plan ~10x faster than the pure-Python one: DAG files load plans.
@@ -135,6 +137,7 @@ def _phase_problems(where: str, phase: Phase) -> list[str]:
         ("pre_checks", phase.pre_checks, CHECKS),
         ("verify", phase.verify, CHECKS),
     ]
+    groups.append(("metric_sources", phase.metric_sources, SOURCES))
     if phase.change is not None:
         groups.append(("change", [phase.change], CHANGES))
         if phase.change.when_unavailable != "fail":
@@ -164,10 +167,43 @@ def _phase_problems(where: str, phase: Phase) -> list[str]:
                         f"rolls nothing back (required_roles {phase.approval.required_roles}); remove them or give "
                         "them a duty")
     problems.extend(_rollback_problems(where, phase))
+    problems.extend(_coverage_problems(where, phase))
     if phase.change is not None and phase.rollback_triggers and phase.rollback is None:
         problems.append(f"{where}.rollback: required when a phase has a change and rollback triggers")
     if phase.soak is not None and not (phase.success_criteria or phase.rollback_triggers):
         problems.append(f"{where}.soak: a soak needs success_criteria or rollback_triggers to evaluate")
+    return problems
+
+
+def _coverage_problems(where: str, phase: Phase) -> list[str]:
+    """Every metric the soak or a metric gate of this phase judges must come from one of its sources."""
+    provided = set(ENGINE_DERIVED)
+    for source in phase.metric_sources:
+        if source.when_unavailable != "fail":
+            return [f"{where}.metric_sources: when_unavailable belongs to checks; a source that cannot be read "
+                    "makes its sample an error"]
+        try:
+            provided |= provided_by(source.kind, source.typed_params(SOURCES))
+        except (ConfigurationError, ValidationError):
+            return []  # the source itself is refused above, with its path
+    kinds = ", ".join(source.kind for source in phase.metric_sources)
+    judged: list[tuple[str, Criterion]] = []
+    if phase.soak is not None:
+        judged += [(f"rollback_triggers[{i}]", trigger) for i, trigger in enumerate(phase.rollback_triggers)]
+        judged += [(f"success_criteria[{i}]", criterion) for i, criterion in enumerate(phase.success_criteria)]
+    for group in ("pre_checks", "verify"):
+        for position, check in enumerate(getattr(phase, group)):
+            if check.kind == "metric_gate":
+                for index, criterion in enumerate(check.params.get("criteria") or []):
+                    judged.append((f"{group}[{position}].params.criteria[{index}]", Criterion.model_validate(
+                        criterion) if isinstance(criterion, dict) else criterion))
+    problems = []
+    for spot, criterion in judged:
+        needed = [criterion.metric.value] + ([criterion.when.metric.value] if criterion.when else [])
+        for metric in needed:
+            if metric not in provided:
+                problems.append(f"{where}.{spot}: no metric source of this phase provides {metric!r} (sources: "
+                                f"{kinds}); add one to metric_sources")
     return problems
 
 

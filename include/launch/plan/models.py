@@ -17,6 +17,7 @@ from include.launch.core.registry import Params, Registry
 from include.launch.core.vocabulary import Metric, Risk, Severity
 from include.launch.plugins.changes import CHANGES  # noqa: F401 - registers every change kind before plans validate
 from include.launch.plugins.checks import CHECKS  # noqa: F401 - registers every check kind before plans validate
+from include.launch.plugins.metrics import SOURCES  # noqa: F401 - registers every metric source kind
 from include.launch.plugins.quality.model import DataModel
 
 SLUG = r"^[a-z][a-z0-9_]*$"
@@ -230,6 +231,8 @@ class Phase(Model):
     soak: Soak | None = None
     rollback: RollbackPolicy | None = None
     evidence_files: list[str] = Field(default_factory=list)
+    metric_sources: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(kind="target_scrape")],
+                                             min_length=1)
 
 
 class FreezeOverride(Model):

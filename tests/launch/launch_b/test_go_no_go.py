@@ -70,7 +70,7 @@ def alerting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Monito
 def test_every_gate_passes_and_four_people_sign(launch_env: dict[str, Any], alerting: MonitoringStack,
                                                 approvals: ApprovalClient, tmp_path: Path) -> None:
     env = launch_env["target"]
-    backup_and_test_restore(env.db_url, tmp_path / "backups", str(launch_env["evidence"]))  # the hourly job
+    backup_and_test_restore(env.db_url, tmp_path / "backups", str(launch_env["evidence"]), "reconciliation")  # hourly
     dag = build_variant("reconciliation", "go_no_go", fast, latency_cannot_decide)
     with UserTraffic(env.proxy.url, env.identities(), env.jwt_secret, threads=3, pause=0.1):
         dag_run, results = run_dag(dag, client=approvals, answers=SIGN_OFFS)

@@ -15,13 +15,11 @@ ROLLBACK_PLAN = ("# Rollback plan: Phase 1\n\nRevert DB_POOL_* in the env file, 
                  "watch 15 min.\n")
 
 
-def write_backup_status(base: Path, age_hours: float = 2.0, restore_ok: bool = True) -> None:
-    from datetime import UTC, datetime, timedelta
+def write_backup_status(base: Path, db_url: str, launch_id: str = "accubooks") -> None:
+    """A real backup of the target database and its restore test (the gates check the artifact)."""
+    from include.launch.plugins.checks.backup import backup_and_test_restore
 
-    moment = datetime.now(UTC) - timedelta(hours=age_hours)
-    EvidenceStore(str(base)).write_json("pre_launch/backup_status.json", {
-        "last_backup_at": moment.isoformat(), "restore_tested_at": moment.isoformat(),
-        "restore_ok": restore_ok, "location": "file:///backups/accubooks.dump"}, replace=True)
+    backup_and_test_restore(db_url, base.parent / "backups", str(base), launch_id)
 
 
 @pytest.fixture()
@@ -38,7 +36,7 @@ def target(pg_server: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def launch_env(target: RunningTarget, ledger_db: str, evidence_base: Path,
                slack: object) -> Iterator[dict[str, object]]:
     """Everything Phase 1 needs, with live traffic flowing for the whole test."""
-    write_backup_status(evidence_base)
+    write_backup_status(evidence_base, target.db_url)
     EvidenceStore(str(evidence_base)).write_text("pre_launch/rollback_plan.md", ROLLBACK_PLAN)
     with LiveTraffic(target.urls) as traffic:
         yield {"target": target, "ledger": ledger_db, "evidence": evidence_base, "slack": slack, "traffic": traffic}

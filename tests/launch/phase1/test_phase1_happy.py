@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from include.launch.evidence.ledger import Ledger
+from include.launch.plan import load_plan
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.answers import REVIEWED
 from tests.harness.phase import build_variant, phase1_conf
@@ -40,6 +42,12 @@ def test_happy_path(launch_env: dict[str, Any], approvals: ApprovalClient) -> No
                      "sustained_monitoring.json", "error_rate_comparison.txt", "latency_comparison.json"]:
         assert required in names, f"{required} missing from {sorted(names)}"
     assert any(n.startswith("pool_scaling_verification_") and n.endswith(".md") for n in names)
+    soak = json.loads((folder / "sustained_monitoring.json").read_text())
+    plan = load_plan("accubooks").phase("phase1_pool_scaling")
+    for rule in [*plan.rollback_triggers, *plan.success_criteria]:  # every one measured, under live traffic
+        metric = rule.metric.value
+        assert any(s["values"].get(metric) is not None for s in soak["samples"]), f"{metric} never measured"
+    assert soak["metric_sources"] == ["target_scrape", "postgres_stats", "node_exporter"]
     (report,) = folder.glob("pool_scaling_verification_*.md")  # every check, and what the plan let be N/A
     assert "| pre_checks.no_firing_alerts | not_applicable | not applicable by the plan (when_unavailable): no " \
            "Alertmanager connection" in report.read_text()

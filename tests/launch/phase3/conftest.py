@@ -27,10 +27,35 @@ def target(pg_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 @pytest.fixture()
+def phase2_monitoring(target: RunningTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """What Phase 2 leaves behind: Prometheus scraping every replica as job ``accubooks`` (the first
+    watch reads uptime from it) and Alertmanager with nothing firing."""
+    import json
+
+    import yaml
+
+    from include.devservices.prometheus import monitoring_stack
+    from include.monitoring.client import reload
+    from include.monitoring.prometheus_config import CONFIG_FILE, prometheus_document
+    from include.monitoring.settings import MonitoringSettings
+
+    with monitoring_stack(tmp_path / "monitoring") as stack:
+        settings = MonitoringSettings(stack.prometheus.url, str(stack.prometheus.config_dir), stack.alertmanager.url,
+                                      str(stack.alertmanager.config_dir), scrape_interval="1s",
+                                      evaluation_interval="1s")
+        document = prometheus_document("accubooks", target.urls, settings, stack.prometheus.config_dir)
+        (stack.prometheus.config_dir / CONFIG_FILE).write_text(yaml.safe_dump(document, sort_keys=False))
+        reload(stack.prometheus.url)
+        monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS", json.dumps(stack.prometheus_connection()))
+        monkeypatch.setenv("AIRFLOW_CONN_ALERTMANAGER", json.dumps(stack.alertmanager_connection()))
+        yield stack
+
+
+@pytest.fixture()
 def beta_env(target: RunningTarget, ledger_db: str, evidence_base: Path, slack: Any,
              airflow_db: Path, alertmanager: Any) -> dict[str, Any]:
-    """Phase 2 completed (its Alertmanager running, nothing firing), a fresh backup, the target
-    running; no Prometheus connection (target source)."""
+    """Phase 2 completed (its Alertmanager running, nothing firing), a fresh real backup, the
+    target running; no Prometheus connection (the daily DAG reads the target)."""
     phase_completed(ledger_db, "accubooks", "phase2_monitoring")
-    write_backup_status(evidence_base)
+    write_backup_status(evidence_base, target.db_url)
     return {"target": target, "ledger": ledger_db, "evidence": evidence_base, "slack": slack}

@@ -3,6 +3,7 @@ a cohort outside 10-20 is refused before anything runs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from include.demo_target.beta import cohort_entries
 from include.launch.evidence.ledger import Ledger
 from tests.harness.airflow import ApprovalClient, run_dag
 from tests.harness.answers import approve
+from tests.harness.faults import WhenLedgerShows
 from tests.harness.phase import build_variant
 from tests.harness.scorecard import states
 from tests.harness.target import LiveTraffic
@@ -43,7 +45,8 @@ def failing_verify(plan: dict[str, Any]) -> None:
                             "params": {"path": "pre_launch/not_there.md"}})
 
 
-def test_enroll_verify_and_first_watch(beta_env: dict[str, Any], approvals: ApprovalClient) -> None:
+def test_enroll_verify_and_first_watch(beta_env: dict[str, Any], phase2_monitoring: Any,
+                                       approvals: ApprovalClient) -> None:
     target = beta_env["target"]
     dag = build_variant("accubooks", "phase3_beta")
     conf = {**FAST, "cohort": cohort_entries(target.db_url, COHORT_TENANTS)}
@@ -59,6 +62,36 @@ def test_enroll_verify_and_first_watch(beta_env: dict[str, Any], approvals: Appr
     outbox = list((beta_env["evidence"] / "phase3_beta").rglob("outbox/invitation_*.eml"))
     assert len(outbox) == len(COHORT_TENANTS)
     assert any("Beta started for 12 tenants" in text for text in beta_env["slack"].texts())
+    (watch,) = (beta_env["evidence"] / "phase3_beta").rglob("sustained_monitoring.json")
+    samples = json.loads(watch.read_text())["samples"]
+    for metric in ("error_rate_percent", "uptime_percent", "data_integrity_issues_count"):  # every rule measured
+        assert any(s["values"].get(metric) is not None for s in samples), f"{metric} never measured"
+    assert all(s["values"].get("data_integrity_issues_count") in (None, 0.0) for s in samples)
+    assert ledger.verify() == []
+
+
+def test_an_integrity_defect_during_the_first_watch_pauses_the_beta_as_a_p0(
+        beta_env: dict[str, Any], phase2_monitoring: Any, approvals: ApprovalClient) -> None:
+    """Seed 001: any integrity issue means an immediate pause. The defect appears once the watch runs."""
+    from include.demo_target.generator import plant_defects
+
+    target = beta_env["target"]
+    dag = build_variant("accubooks", "phase3_beta")
+    conf = {**FAST, "monitor_minutes": 1, "cohort": cohort_entries(target.db_url, COHORT_TENANTS)}
+
+    def plant() -> None:
+        with psycopg.connect(target.db_url) as conn:
+            plant_defects(conn, ["unbalanced_entry"], seed=5)
+
+    with LiveTraffic(target.urls), WhenLedgerShows(beta_env["ledger"], "soak_started", plant) as planted:
+        dag_run, _ = run_dag(dag, client=approvals, conf=conf, answers=[approve()])
+    assert planted.fired.is_set()
+    assert dag_run.state == "failed" and states(dag_run)["sustained_monitor"] == "failed"
+    ledger = Ledger(beta_env["ledger"])
+    (triggered,) = ledger.rows(event="rollback_triggered")
+    assert "data_integrity_issues_count > 0" in triggered.payload["summary"] and triggered.payload["severity"] == "P0"
+    assert [r.outcome for r in ledger.rows(event="incident_opened")] == ["P0"]
+    assert ledger.rows(event="beta_paused") and flags(target.db_url) == {}
     assert ledger.verify() == []
 
 

@@ -118,6 +118,23 @@ INVALID: list[tuple[str, Mutation, str]] = [
      "scale_when: a rule here is judged on the beta's mean as it is; 'when' is not applied"),
     ("condition_on_unknown_metric", _set("phases.0.verify.1.params.criteria.2.when.metric", "vibes_ms"),
      "phases[0].verify[1].params.criteria[2].when.metric"),
+    ("trigger_no_source_measures", _set("phases.0.metric_sources", [{"kind": "target_scrape"}]),
+     "phases[0].rollback_triggers[3]: no metric source of this phase provides 'connection_churn_count' (sources: "
+     "target_scrape); add one to metric_sources"),
+    ("criterion_no_source_measures", _set("phases.2.metric_sources", [{"kind": "target_scrape"},
+                                                                     {"kind": "quality_suite",
+                                                                      "params": {"suite": "integrity"}}]),
+     "phases[2].success_criteria[1]: no metric source of this phase provides 'uptime_percent'"),
+    ("metric_gate_no_source_measures", lambda plan: plan["phases"][0]["pre_checks"][0]["params"]["criteria"].append(
+        {"metric": "db_cpu_percent", "op": "<", "threshold": 50}) or _set("phases.0.metric_sources",
+                                                                         [{"kind": "target_scrape"}])(plan),
+     "phases[0].pre_checks[0].params.criteria[2]: no metric source of this phase provides 'db_cpu_percent'"),
+    ("unknown_metric_source", _set("phases.0.metric_sources", [{"kind": "crystal_ball"}]),
+     "phases[0].metric_sources[0].kind: unknown metric source kind 'crystal_ball'"),
+    ("exporter_without_connection", _set("phases.0.metric_sources.2.params", {}),
+     "phases[0].metric_sources[2].params.conn_id"),
+    ("source_not_applicable", _set("phases.0.metric_sources.1.when_unavailable", "not_applicable"),
+     "phases[0].metric_sources: when_unavailable belongs to checks"),
     ("trigger_longer_than_soak", _set("phases.0.soak.window_minutes", 4),
      "phases[0].rollback_triggers[0]: sustained 5 min is longer than the soak window (4 min), so "
      "'error_rate_percent > 1' could never fire"),

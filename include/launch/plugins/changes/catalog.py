@@ -224,18 +224,14 @@ class CanaryParams(Params):
         return self
 
 
-_IMPL = "include.launch.plugins.changes"
-
-_KINDS: list[tuple[str, type[Params], str, str]] = [
+CHANGES.register_all("include.launch.plugins.changes", [
     ("env_file_rolling_restart", SettingsChangeParams, "env_file", "write the env file, restart replicas one by one"),
     ("http_hot_reload", SettingsChangeParams, "env_file", "write the env file, reload each replica over HTTP"),
     ("monitoring_install", MonitoringInstallParams, "monitoring", "install rules and dashboards, reload"),
     ("beta_enrollment", BetaEnrollmentParams, "beta", "enroll the cohort, enable logging, invite"),
     ("rollout_decision", RolloutDecisionParams, "review", "record the executive rollout decision"),
     ("canary_traffic_shift", CanaryParams, "canary", "shift traffic to the new version step by step"),
-]
-for name, model, module, summary in _KINDS:
-    CHANGES.register(name, model, f"{_IMPL}.{module}:{name}", summary)
+])
 
 # What each applier's revert does, in the words a plan's ``rollback.kind`` uses: plan check refuses a
 # rollback kind the change cannot perform (the plan would promise a rollback nobody runs).

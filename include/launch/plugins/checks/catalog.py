@@ -18,12 +18,10 @@ CHECKS = Registry("check")
 
 
 class MetricGateParams(Params):
-    """criteria: every one must hold over the window. source: where samples come from (auto:
-    Prometheus when its connection exists, else a scrape of the replicas). window_seconds: the
-    interval the rates are computed over (default 30)."""
+    """criteria: every one must hold over the window, measured by the phase's ``metric_sources``
+    (the same the soak reads). window_seconds: the interval the rates are computed over (default 30)."""
 
     criteria: list[Criterion] = Field(min_length=1)
-    source: Literal["auto", "target", "prometheus"] = "auto"
     window_seconds: float = Field(default=30.0, gt=0, le=3600)
 
 
@@ -44,11 +42,12 @@ class SeverityParams(Params):
 
 
 class BackupFreshParams(Params):
-    """max_age_hours: newest backup must be younger (default 24). restore_tested: require a
-    successful restore test of that backup. status_file: the backup system's status report
-    (JSON: last_backup_at, restore_tested_at, restore_ok, location), relative to the evidence base."""
+    """max_age_hours: newest backup must be younger, by the dump's own creation time (default 24).
+    restore_tested: require a successful restore test of that very artifact (same SHA-256).
+    status_file: the backup system's status report, relative to the evidence base (default
+    ``pre_launch/<launch>/backup_status.json``); the artifact it names is checked, not trusted."""
 
-    status_file: str = "pre_launch/backup_status.json"
+    status_file: str = ""
     max_age_hours: float = Field(default=24.0, gt=0)
     restore_tested: bool = True
     interval_hours: float | None = Field(default=None, gt=0)
@@ -186,7 +185,7 @@ class DecisionTableParams(Params):
     criteria: list[Criterion] = Field(min_length=1)
     window_seconds: float = Field(default=30.0, gt=0, le=3600)
     backup_interval_hours: float | None = Field(default=1.0, gt=0)
-    status_file: str = "pre_launch/backup_status.json"
+    status_file: str = ""  # default: pre_launch/<launch>/backup_status.json
     file: str = "go_no_go_table.md"
 
 
@@ -196,12 +195,10 @@ class RestoreDrillParams(Params):
 
     interval_hours: float = Field(default=1.0, gt=0)
     rto_hours: float = Field(default=4.0, gt=0)
-    status_file: str = "pre_launch/backup_status.json"
+    status_file: str = ""  # default: pre_launch/<launch>/backup_status.json
 
 
-_IMPL = "include.launch.plugins.checks"
-
-_KINDS: list[tuple[str, type[Params], str, str]] = [
+CHECKS.register_all("include.launch.plugins.checks", [
     ("metric_gate", MetricGateParams, "metric_gate", "fresh metrics meet every criterion"),
     ("database_health", NoParams, "database", "the target database answers and is not in recovery"),
     ("database_capacity", DatabaseCapacityParams, "database", "max_connections holds pool_max x replicas"),
@@ -227,6 +224,4 @@ _KINDS: list[tuple[str, type[Params], str, str]] = [
     ("monitoring_config_valid", NoParams, "monitoring", "promtool and amtool accept the rendered config"),
     ("monitoring_live", NoParams, "monitoring", "rules loaded, targets up, metrics present, test alert delivered"),
     ("beta_enrolled", NoParams, "beta", "flags and detailed logging set for exactly the cohort"),
-]
-for name, model, module, summary in _KINDS:
-    CHECKS.register(name, model, f"{_IMPL}.{module}:{name}", summary)
+])

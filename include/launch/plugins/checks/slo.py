@@ -106,12 +106,19 @@ def _backup_row(run: PhaseRun, params: DecisionTableParams) -> dict[str, Any]:
         return {}
     row: dict[str, Any] = {"criterion": "Active backups", "threshold": f"every {params.backup_interval_hours:g} h",
                            "actual": "no backup status", "ok": False}
-    if store.exists(params.status_file):
-        status = json.loads(store.read_bytes(params.status_file))
-        age = (datetime.now(UTC) - datetime.fromisoformat(status["last_backup_at"])).total_seconds() / 3600
-        restore = "restore tested" if status.get("restore_ok") else "restore NOT tested"
+    from include.launch.plugins.checks.backup import inspect_backup, status_path
+    from include.launch.plugins.checks.backups import target_database
+
+    path = status_path(run.spec.launch_id, params.status_file)
+    if store.exists(path):
+        facts = inspect_backup(json.loads(store.read_bytes(path)), target_database(run), datetime.now(UTC))
+        if facts.problems:
+            row.update(actual="; ".join(facts.problems))
+            return row
+        age = float(facts.age_hours or 0.0)
+        restore = "restore tested" if facts.restore_tested else "restore NOT tested"
         row.update(actual=f"last {age * 60:.0f} min ago, {restore}", age_hours=round(age, 3),
-                   ok=age <= params.backup_interval_hours and bool(status.get("restore_ok")))
+                   ok=age <= params.backup_interval_hours and facts.restore_tested)
     return row
 
 

@@ -125,3 +125,11 @@ def derive(previous: Sample | None, current: Sample) -> Sample:
         "requests_in_interval": requests_delta,
     })
     return Sample(current.taken_at, current.source, values, current.raw, current.error)
+
+
+def target_scrape(run: Any, params: Any, previous: Sample | None) -> Sample:
+    """The ``target_scrape`` source: every replica of the plan's target, rates against ``previous``."""
+    from include.launch.plugins.target import Target
+
+    target = Target.from_connection(run.spec.plan.connections.target_api)
+    return derive(previous, scrape(target.replicas, timeout=target.timeout))
