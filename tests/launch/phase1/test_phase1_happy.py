@@ -6,15 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from include.launch.evidence.ledger import Ledger
 from include.launch.plan import load_plan
 from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.answers import REVIEWED
+from tests.harness.latency import latency_cannot_decide
 from tests.harness.phase import build_variant, phase1_conf
-
-pytestmark = pytest.mark.serial  # p95 under real load: measured alone (see Makefile)
 
 FAST = phase1_conf(monitor_minutes=0.1, sample_interval_seconds=2)
 
@@ -24,7 +21,9 @@ def states(dag_run: Any) -> dict[str, str]:
 
 
 def test_happy_path(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
-    dag = build_variant("accubooks", "phase1_pool_scaling")
+    # Beside another test worker no latency may decide (the real p95 gates pass alone in tests/e2e and
+    # fail on an injected fault in test_phase1_failures); everything else runs as shipped.
+    dag = build_variant("accubooks", "phase1_pool_scaling", latency_cannot_decide)
     dag_run, results = run_dag(dag, client=approvals, conf=FAST,
                                answers=[Answer("approve", user="exec_approver", params=REVIEWED)])
     print(states(dag_run))

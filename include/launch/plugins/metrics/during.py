@@ -13,8 +13,9 @@ T = TypeVar("T")
 
 
 def peak_during(work: Callable[[], T], sample: Callable[[], Sample], metric: str,
-                every_seconds: float = 0.25) -> tuple[T, float | None, int]:
-    """Run ``work`` while a thread takes ``sample()`` every ``every_seconds`` (and once at the start);
+                every_seconds: float = 1.0) -> tuple[T, float | None, int]:
+    """Run ``work`` while a thread takes ``sample()`` every ``every_seconds`` (and once at the start;
+    a scrape is parsed in this process, so sampling faster would slow the load it measures);
     return the work's result, the highest ``metric`` any sample under way measured (None when none
     did: inconclusive, never a pass) and how many samples measured it."""
     done = threading.Event()

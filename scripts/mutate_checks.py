@@ -1,0 +1,65 @@
+"""For each check kind: make it always pass, run the tests that name it, and report whether any
+test noticed. A SURVIVED kind is a check whose breakage no test would catch.
+
+    .venv/bin/python scripts/mutate_checks.py [KIND ...]      # default: every registered kind
+
+Tests run in-process (dag.test), so a mutant reaches every check they run; the real-Airflow tests
+(tests/e2e, tests/celery) start their own processes and are left out. Exit 1 if any kind survived.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT_OF_PROCESS = ("tests/e2e/", "tests/celery/", "tests/browser/")
+
+
+def tests_naming(kind: str) -> list[str]:
+    """Test files that name the kind (in a plan variant, a parametrization or an assertion), plus
+    the phase suites whose plan uses it."""
+    found = subprocess.run(["grep", "-rlw", "--include=test_*.py", kind, "tests"], cwd=ROOT, capture_output=True,
+                           text=True).stdout.split()
+    plans = subprocess.run(["grep", "-lw", kind, "include/plans/accubooks.yaml", "include/plans/reconciliation.yaml"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.split()
+    suites = {"include/plans/accubooks.yaml": ["tests/launch/phase1", "tests/launch/phase2", "tests/launch/phase3"],
+              "include/plans/reconciliation.yaml": ["tests/launch/launch_b"]}
+    chosen = set(found) | {suite for plan in plans for suite in suites[plan]}
+    return sorted(path for path in chosen if not path.startswith(OUT_OF_PROCESS))
+
+
+def main(kinds: list[str]) -> int:
+    sys.path.insert(0, str(ROOT))
+    from include.launch.plugins.checks import CHECKS
+
+    survived = []
+    for kind in kinds or CHECKS.names():
+        paths = tests_naming(kind)
+        if not paths:
+            print(f"{kind:26} SURVIVED  no test names it")
+            survived.append(kind)
+            continue
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.harness.mutant", "-x", "-q",
+                                 "-p", "no:cacheprovider", *paths], cwd=ROOT, capture_output=True, text=True,
+                                env={**os.environ, "LAUNCH_MUTANT_CHECK": kind})
+        seconds = time.monotonic() - started
+        failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+        if result.returncode == 0:
+            print(f"{kind:26} SURVIVED  {len(paths)} test path(s) all passed ({seconds:.0f} s)")
+            survived.append(kind)
+        elif failed:
+            print(f"{kind:26} killed    by {failed[0].removeprefix('FAILED ').split(' - ')[0]} ({seconds:.0f} s)")
+        else:
+            print(f"{kind:26} ERROR     pytest exit {result.returncode}: {result.stdout.strip().splitlines()[-1:]}")
+            survived.append(kind)
+    print(f"{len(survived)} kind(s) survived: {', '.join(survived) or 'none'}")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
