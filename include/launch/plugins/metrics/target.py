@@ -128,8 +128,11 @@ def derive(previous: Sample | None, current: Sample) -> Sample:
 
 
 def target_scrape(run: Any, params: Any, previous: Sample | None) -> Sample:
-    """The ``target_scrape`` source: every replica of the plan's target, rates against ``previous``."""
+    """The ``target_scrape`` source: every replica of the plan's target, rates against ``previous``.
+    Without a previous sample there is no interval: only the gauges (a rate over the replicas' whole
+    life would mix the verification's load into the soak's first sample)."""
     from include.launch.plugins.target import Target
 
     target = Target.from_connection(run.spec.plan.connections.target_api)
-    return derive(previous, scrape(target.replicas, timeout=target.timeout))
+    current = scrape(target.replicas, timeout=target.timeout)
+    return current if previous is None else derive(previous, current)
