@@ -142,8 +142,7 @@ def test_unanswered_approval_times_out_and_changes_nothing(stack: dict[str, Any]
     def six_second_approval(plan: dict[str, Any]) -> None:
         next(p for p in plan["phases"] if p["id"] == "phase1_pool_scaling")["approval"]["timeout_minutes"] = 0.1
 
-    # Its subject is the approval's timeout: no pre-check stands between the trigger and the question.
-    dag = build_variant("accubooks", "phase1_pool_scaling", six_second_approval, checks_removed,
+    dag = build_variant("accubooks", "phase1_pool_scaling", six_second_approval, only_the_load_gates,
                         folder=scratch_dags(airflow.home))
     before = _pools(stack["target"])
     operator = airflow.rest("operator")
@@ -162,8 +161,8 @@ def test_worker_killed_mid_change_is_rolled_back_on_every_replica(stack: dict[st
     """F10: SIGKILL to the task process once the first replica runs the new settings (a partial
     change); apply_change is never retried (retries=0), the rollback restores every replica."""
     airflow: AirflowStack = stack["airflow"]
-    # Its subject is the change step: the pre-checks and verification have their own tests.
-    dag_id = build_variant("accubooks", "phase1_pool_scaling", checks_removed, latency_cannot_decide,
+    # Its subject is the change step: the data and capacity gates have their own tests.
+    dag_id = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates, latency_cannot_decide,
                            folder=scratch_dags(airflow.home)).dag_id
     operator, approver = airflow.rest("operator"), airflow.rest("exec_approver")
     before = _pools(stack["target"])
