@@ -124,3 +124,33 @@ def test_an_exporter_that_does_not_answer_is_an_error_sample(monkeypatch: pytest
     monkeypatch.setenv("AIRFLOW_CONN_DEAD_EXPORTER", json.dumps({"conn_type": "http", "host": "http://127.0.0.1:9"}))
     sample = node_exporter(_run(), ExporterParams(conn_id="dead_exporter"), None)
     assert sample.error.startswith("dead_exporter: ") and sample.values == {}
+
+
+def test_postgres_stats_reads_the_connection_its_params_name(tcp_database: str) -> None:
+    """conn_id overrides the plan's target_db (a database of its own, e.g. the ledger's host)."""
+    params = PostgresStatsParams(conn_id="remote_db")
+    first = postgres_stats(_run(target_db="not_defined"), params, None)
+    assert first.error == "" and first.raw["sessions"] >= 1
+
+
+def test_prometheus_reads_the_plan_queries_over_its_window(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real Prometheus: the plan's own PromQL for a metric wins over the registry's, in the window
+    it names; a registry expression with no series is no data; no connection is an error sample."""
+    from include.devservices.prometheus import monitoring_stack
+    from include.launch.core.vocabulary import Metric
+    from include.launch.plugins.metrics.catalog import PrometheusParams
+    from include.launch.plugins.metrics.prometheus import prometheus
+
+    run = SimpleNamespace(spec=SimpleNamespace(plan=SimpleNamespace(
+        launch=SimpleNamespace(id="nobody_scrapes_this"), connections=SimpleNamespace(prometheus="prom"))))
+    with monitoring_stack(tmp_path / "monitoring") as stack:
+        monkeypatch.setenv("AIRFLOW_CONN_PROM_EXTRA", json.dumps(stack.prometheus_connection()))
+        params = PrometheusParams(conn_id="prom_extra", window="1m",
+                                  queries={Metric.UPTIME_PERCENT: "vector(99.5)", Metric.DB_CPU_PERCENT: "vector(12)"})
+        sample = prometheus(run, params, None)
+    assert sample.error == ""
+    assert sample.values["uptime_percent"] == 99.5 and sample.values["db_cpu_percent"] == 12.0
+    assert sample.values["error_rate_percent"] is None  # the registry's PromQL, for a job with no series
+    monkeypatch.delenv("AIRFLOW_CONN_PROM", raising=False)
+    missing = prometheus(run, PrometheusParams(), None)
+    assert missing.error == "no Prometheus connection 'prom'"
