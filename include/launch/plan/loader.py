@@ -194,9 +194,11 @@ def _coverage_problems(where: str, phase: Phase) -> list[str]:
     for group in ("pre_checks", "verify"):
         for position, check in enumerate(getattr(phase, group)):
             if check.kind == "metric_gate":
-                for index, criterion in enumerate(check.params.get("criteria") or []):
-                    judged.append((f"{group}[{position}].params.criteria[{index}]", Criterion.model_validate(
-                        criterion) if isinstance(criterion, dict) else criterion))
+                try:
+                    criteria = check.typed_params(CHECKS).criteria  # type: ignore[attr-defined]
+                except (ConfigurationError, ValidationError):
+                    continue  # the check's params are refused above, with their path
+                judged += [(f"{group}[{position}].params.criteria[{i}]", c) for i, c in enumerate(criteria)]
     problems = []
     for spot, criterion in judged:
         needed = [criterion.metric.value] + ([criterion.when.metric.value] if criterion.when else [])

@@ -129,6 +129,8 @@ INVALID: list[tuple[str, Mutation, str]] = [
         {"metric": "db_cpu_percent", "op": "<", "threshold": 50}) or _set("phases.0.metric_sources",
                                                                          [{"kind": "target_scrape"}])(plan),
      "phases[0].pre_checks[0].params.criteria[2]: no metric source of this phase provides 'db_cpu_percent'"),
+    ("metric_gate_bad_criterion", _set("phases.0.pre_checks.0.params.criteria.0.op", "about"),
+     "phases[0].pre_checks[0].params.criteria[0].op"),
     ("unknown_metric_source", _set("phases.0.metric_sources", [{"kind": "crystal_ball"}]),
      "phases[0].metric_sources[0].kind: unknown metric source kind 'crystal_ball'"),
     ("exporter_without_connection", _set("phases.0.metric_sources.2.params", {}),
