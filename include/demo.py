@@ -112,6 +112,8 @@ def demo_stack() -> Iterator[dict[str, Any]]:
         env["AIRFLOW_CONN_SLACK_LAUNCH"] = slack.connection_json()
         say(f"Slack: local receiver (messages in {RUN / 'slack_messages.jsonl'})")
     pager = SlackReceiver(record_file=RUN / "pager_messages.jsonl").start()
+    # The engine pages here too (a breach in the watch after a rollback), not only Alertmanager.
+    env["AIRFLOW_CONN_LAUNCH_PAGER"] = json.dumps({"conn_type": "http", "host": pager.url})
     try:
         say("demo target: 1,000 tenants, two replicas, pool max 50 / min 10, live traffic")
         with running_target(target_url, RUN / "target", tenants=1000) as target, LiveTraffic(target.urls), \

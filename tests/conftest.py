@@ -6,6 +6,7 @@ before any test module imports airflow.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -101,6 +102,18 @@ def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
 
     receiver = SlackReceiver(hang_seconds=5).start()
     monkeypatch.setenv("AIRFLOW_CONN_SLACK_LAUNCH", receiver.connection_json())
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture()
+def pager(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A local pager receiver behind the ``launch_pager`` connection (routing key in the password)."""
+    from include.devservices.slack_receiver import SlackReceiver
+
+    receiver = SlackReceiver().start()
+    monkeypatch.setenv("AIRFLOW_CONN_LAUNCH_PAGER", json.dumps({"conn_type": "http", "host": receiver.url,
+                                                                "password": "routing-key-1234"}))
     yield receiver
     receiver.stop()
 

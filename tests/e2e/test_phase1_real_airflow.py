@@ -96,6 +96,12 @@ def _wait_for_task_state(rest: AirflowRest, dag_id: str, run_id: str, task_id: s
     raise TimeoutError(f"{task_id} never reached {wanted}: {rest.task_states(dag_id, run_id)}")
 
 
+def _form_of(dag: Any) -> dict[str, Any]:
+    """The test's trigger form for a variant: only the keys its form offers (a variant without the
+    synthetic load has no ``synthetic_requests``; an unknown key is refused)."""
+    return {key: value for key, value in CONF.items() if key in dag.params}
+
+
 def test_phase1_through_the_rest_api(stack: dict[str, Any]) -> None:
     """Trigger, four-eyes, approve; the scheduler is restarted mid-soak and the soak still covers
     its whole window; then the finished run is cleared by hand and its re-run refused."""
@@ -142,11 +148,12 @@ def test_unanswered_approval_times_out_and_changes_nothing(stack: dict[str, Any]
     def six_second_approval(plan: dict[str, Any]) -> None:
         next(p for p in plan["phases"] if p["id"] == "phase1_pool_scaling")["approval"]["timeout_minutes"] = 0.1
 
-    dag = build_variant("accubooks", "phase1_pool_scaling", six_second_approval, only_the_load_gates,
+    # Its subject is the approval's timeout: no pre-check stands between the trigger and the question.
+    dag = build_variant("accubooks", "phase1_pool_scaling", six_second_approval, checks_removed,
                         folder=scratch_dags(airflow.home))
     before = _pools(stack["target"])
     operator = airflow.rest("operator")
-    run_id = operator.trigger(dag.dag_id, {**CONF, "pool_max": 90})
+    run_id = operator.trigger(dag.dag_id, {**_form_of(dag), "pool_max": 90})
     assert operator.wait_for_end(dag.dag_id, run_id) == "failed"
     states = operator.task_states(dag.dag_id, run_id)
     assert states["approve"] == "failed" and states["apply_change"] == "upstream_failed"
@@ -161,12 +168,13 @@ def test_worker_killed_mid_change_is_rolled_back_on_every_replica(stack: dict[st
     """F10: SIGKILL to the task process once the first replica runs the new settings (a partial
     change); apply_change is never retried (retries=0), the rollback restores every replica."""
     airflow: AirflowStack = stack["airflow"]
-    # Its subject is the change step: the data and capacity gates have their own tests.
-    dag_id = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates, latency_cannot_decide,
-                           folder=scratch_dags(airflow.home)).dag_id
+    # Its subject is the change step: the pre-checks and the verification have their own tests.
+    dag = build_variant("accubooks", "phase1_pool_scaling", checks_removed, latency_cannot_decide,
+                        folder=scratch_dags(airflow.home))
+    dag_id = dag.dag_id
     operator, approver = airflow.rest("operator"), airflow.rest("exec_approver")
     before = _pools(stack["target"])
-    run_id = operator.trigger(dag_id, {**CONF, "pool_max": 140})
+    run_id = operator.trigger(dag_id, {**_form_of(dag), "pool_max": 140})
     approver.wait_for_approval(dag_id, run_id, "approve")
     assert approver.answer(dag_id, run_id, "approve", params=REVIEWED).status_code == 200
     ti_id = operator.task_instance(dag_id, run_id, "apply_change", wait_for="running")["id"]
@@ -195,7 +203,7 @@ def test_inside_a_freeze_refused_then_completed_with_an_override(stack: dict[str
     dag = build_variant("accubooks", "phase1_pool_scaling", change_only, freeze_covering_now(second_approval=False),
                         folder=scratch_dags(airflow.home))
     operator = airflow.rest("operator")
-    conf = {key: value for key, value in CONF.items() if key in dag.params}
+    conf = _form_of(dag)
     refused = operator.trigger(dag.dag_id, {**conf, "pool_max": 110})
     assert operator.wait_for_end(dag.dag_id, refused) == "failed"
     assert operator.task_states(dag.dag_id, refused)["pre_checks.freeze_window"] == "failed"

@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from include.launch.core.vocabulary import Outcome
+from include.launch.engine.rollback_watch import watch_after_rollback
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.plugins.changes import CHANGES
 from include.launch.plugins.changes.base import ChangeApplier
@@ -33,7 +34,8 @@ def over_target(minutes: float, target_minutes: float | None) -> str:
 def restore_snapshot(run: PhaseRun, snapshot: Any, reason: str) -> None:
     """Put back what snapshot_before captured and read it back from every replica; a failure is a P0.
     The time from start to verified read-back is measured against the plan's ``target_minutes``:
-    over it, a P1 incident (the documents: a rollback takes 5-10 minutes)."""
+    over it, a P1 incident (the documents: a rollback takes 5-10 minutes). Then the rolled-back
+    service is watched for ``watch_minutes`` (``engine.rollback_watch``): a breach there is a P0 and pages."""
     run.record("rollback_started", "", {"reason": reason})
     started = time.monotonic()
     try:
@@ -55,6 +57,7 @@ def restore_snapshot(run: PhaseRun, snapshot: Any, reason: str) -> None:
 
         open_incident(run, severity="P1", title=f"Slow rollback in {run.spec.phase.id}",
                       summary=f"{late} (rolled back: {reason})")
+    watch_after_rollback(run, reason)
 
 
 def _rollback_failed(run: PhaseRun, reason: str, exc: Exception) -> None:

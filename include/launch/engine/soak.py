@@ -53,7 +53,7 @@ def _breaches(trigger: RollbackTrigger, sample: Sample) -> bool | None:
     return applies and trigger.holds(float(value))
 
 
-def _fired(trigger: RollbackTrigger, samples: list[Sample]) -> bool:
+def fired(trigger: RollbackTrigger, samples: list[Sample]) -> bool:
     """True when the latest samples breach continuously for at least ``sustained_minutes``."""
     streak: list[Sample] = []
     for sample in reversed(samples):
@@ -67,7 +67,7 @@ def _fired(trigger: RollbackTrigger, samples: list[Sample]) -> bool:
     return streak[0].taken_at - streak[-1].taken_at >= trigger.sustained_minutes * 60
 
 
-def _trailing(samples: list[Sample], predicate: Any) -> int:
+def trailing(samples: list[Sample], predicate: Any) -> int:
     count = 0
     for sample in reversed(samples):
         if not predicate(sample):
@@ -105,11 +105,11 @@ def evaluate(samples: list[Sample], triggers: list[RollbackTrigger], criteria: l
     ``interval_seconds`` the window is *watched* time: a gap between two samples counts for at most
     ``watched_gap_cap`` seconds, so a gap in watching (the scheduler down, no worker free) extends
     the watch instead of passing unseen."""
-    errors = _trailing(samples, lambda s: bool(s.error))
+    errors = trailing(samples, lambda s: bool(s.error))
     if errors >= policy.consecutive_error_limit:
         return SoakVerdict("error", f"{errors} samples in a row could not be taken: {samples[-1].error}", "P1")
     for trigger in triggers:
-        if _fired(trigger, samples):
+        if fired(trigger, samples):
             value = samples[-1].values.get(trigger.metric.value)
             held = f" for {trigger.sustained_minutes:g} min" if trigger.sustained_minutes else ""
             return SoakVerdict("breach", f"rollback trigger {trigger}{held} (measured {value:g})",
@@ -119,7 +119,7 @@ def evaluate(samples: list[Sample], triggers: list[RollbackTrigger], criteria: l
         return SoakVerdict("breach", f"success criterion failed at sample {len(samples)}: {failing}; immediate "
                                      "rollback", "P1")
     watched = {t.metric.value for t in triggers} | {c.metric.value for c in criteria}
-    inconclusive = _trailing(samples, lambda s: not s.error and any(s.values.get(m) is None for m in watched))
+    inconclusive = trailing(samples, lambda s: not s.error and any(s.values.get(m) is None for m in watched))
     if inconclusive >= policy.inconclusive_limit:
         missing = sorted(m for m in watched if samples[-1].values.get(m) is None)
         return SoakVerdict("inconclusive", f"{inconclusive} samples in a row without data for {', '.join(missing)}; "

@@ -127,8 +127,25 @@ def phase_order(spec: PhaseSpec, context: Any) -> CheckResult:
                                            f"{later[-1].event} at seq {later[-1].seq} "
                                            f"({later[-1].payload.get('reason') or 'no reason recorded'}); it must "
                                            f"complete again before {spec.phase.id!r} can start")
+    late = _late_evidence_missing(run, required)
+    if late:
+        return CheckResult(Outcome.FAILED, f"phase {required!r} completed, but the evidence its plan says is written "
+                                           f"after it and before {spec.phase.id!r} is missing: {', '.join(late)}")
     return CheckResult(Outcome.SUCCESSFUL, f"phase {required!r} completed (ledger seq {done[-1].seq}, run "
                                            f"{done[-1].run_id})", {"completed_run": done[-1].run_id})
+
+
+def _late_evidence_missing(run: PhaseRun, phase_id: str) -> list[str]:
+    """The predecessor's ``due: before_next_phase`` files that none of its folders holds."""
+    from include.launch.evidence.required import missing
+    from include.launch.evidence.store import EvidenceStore
+
+    entries = run.spec.plan.phase(phase_id).evidence_files
+    if not any(entry.due == "before_next_phase" for entry in entries):
+        return []
+    names = EvidenceStore(run.spec.plan.evidence.base, phase_id).names()
+    opened = bool(run.ledger.rows(launch_id=run.spec.launch_id, phase_id=phase_id, event="incident_opened"))
+    return missing(entries, names, due="before_next_phase", incidents_opened=opened)
 
 
 def freeze_window(spec: PhaseSpec, context: Any) -> CheckResult:
@@ -290,6 +307,23 @@ def _failure_reason(run: PhaseRun) -> str:
 
 # --- completion -------------------------------------------------------------------------------
 
+def require_evidence_files(run: PhaseRun) -> None:
+    """Refuse to mark the phase completed while a file its plan lists as due now is missing from
+    this run's evidence. The change stays applied (every gate held); the phase is not completed, so
+    the next phase cannot start until a run leaves the whole record."""
+    from include.launch.evidence.required import missing
+
+    absent = missing(run.spec.phase.evidence_files, run.evidence.names(), due="complete",
+                     incidents_opened=bool(run.own_rows("incident_opened")))
+    if not absent:
+        return
+    reason = (f"complete refused: the evidence the plan lists is missing from this run: {', '.join(absent)}; the "
+              "change stays applied and every gate held, but the phase is not completed without its record")
+    run.record("evidence_missing", Outcome.FAILED.value, {"summary": reason, "missing": absent, "severity": "P1"})
+    run.notify("failed", reason, severity="P1")
+    raise AirflowFailException(reason)
+
+
 def complete(spec: PhaseSpec, context: Any) -> dict[str, Any]:
     from include.launch.evidence.report import write_phase_report
 
@@ -308,6 +342,7 @@ def complete(spec: PhaseSpec, context: Any) -> dict[str, Any]:
         run.notify("completed", "Dry run finished: every check and the approval, no change.")
         return {"outcome": "dry_run"}
     report = write_phase_report(run, context)
+    require_evidence_files(run)
     run.record("phase_completed", Outcome.SUCCESSFUL.value, {"report": report.path}, [report])
     run.notify("completed", f"{spec.phase.title} completed; report {report.path}")
     return {"outcome": "completed", "report": report.path}

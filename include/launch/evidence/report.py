@@ -77,7 +77,8 @@ def write_phase_report(run: PhaseRun, context: Any) -> EvidenceRef:
     moment = datetime.now(UTC)
     text = phase_report_markdown(run, _latest_measurements(run), moment)
     # The plan names the report file (e.g. pool_scaling_verification_[TIMESTAMP].md).
-    pattern = next((name for name in run.spec.phase.evidence_files if "[TIMESTAMP]" in name and name.endswith(".md")),
+    pattern = next((name for name in (entry.name for entry in run.spec.phase.evidence_files)
+                    if "[TIMESTAMP]" in name and name.endswith(".md")),
                    f"{run.spec.phase.id}_report_[TIMESTAMP].md")
     name = pattern.replace("[TIMESTAMP]", f"{moment:%Y%m%dT%H%M%S}")
     return run.evidence.write_text(name, text)

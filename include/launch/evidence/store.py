@@ -94,6 +94,13 @@ class EvidenceStore:
     def exists(self, name: str) -> bool:
         return bool(_storage_path(self.url_for(name)).exists())
 
+    def names(self) -> list[str]:
+        """Every file under this store's folder, as paths relative to it (none when it does not exist)."""
+        root = _storage_path("/".join([self.base_url, self.folder]) if self.folder else self.base_url)
+        if not root.exists():
+            return []
+        return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
     @staticmethod
     def _clean(name: str, what: str) -> str:
         path = PurePosixPath(name)

@@ -21,7 +21,7 @@ from include.launch.plan.models import Phase, Plan, PluginSpec
 from include.launch.plugins.changes import CHANGES
 from include.launch.plugins.checks import CHECKS
 from include.launch.plugins.metrics import SOURCES
-from include.launch.plugins.metrics.catalog import ENGINE_DERIVED, provided_by
+from include.launch.plugins.metrics.catalog import ENGINE_DERIVED, NOT_WATCHED_AFTER_ROLLBACK, provided_by
 
 PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
 # libyaml's safe loader parses a plan ~10x faster than the pure-Python one: DAG files load plans.
@@ -112,6 +112,10 @@ def semantic_problems(plan: Plan) -> list[str]:
         seen_ids[phase.id] = index
         seen_dags.add(phase.dag_id)
         problems.extend(_phase_problems(where, phase))
+    watched = [f"phases[{i}]" for i, phase in enumerate(plan.phases) if phase.rollback is not None]
+    if watched and not plan.connections.pager:
+        problems.append(f"connections.pager: {', '.join(watched)} roll back and watch the service after it; a breach "
+                        "in that watch pages the on-call engineer, so the plan must name its pager connection")
     names = [window.name for window in plan.freeze_windows]
     for index, name in enumerate(names):
         if name in names[:index]:  # an override row names its window: two windows must not share a name
@@ -234,7 +238,21 @@ def _rollback_problems(where: str, phase: Phase) -> list[str]:
                 problems.append(f"{where}.rollback_triggers[{position}]: sustained {trigger.sustained_minutes:g} min "
                                 f"is longer than the soak window ({phase.soak.window_minutes:g} min), so "
                                 f"'{trigger}' could never fire")
+    if rollback is not None and phase.change is not None:
+        if not watched_triggers(phase.rollback_triggers):
+            problems.append(f"{where}.rollback.watch_minutes: no rollback trigger of this phase can judge the watch "
+                            "after a rollback (open incidents do not: the rollback's own is open); add one")
+        for position, trigger in enumerate(watched_triggers(phase.rollback_triggers)):
+            if trigger.sustained_minutes > rollback.watch_minutes:
+                problems.append(f"{where}.rollback_triggers[{position}]: sustained {trigger.sustained_minutes:g} min "
+                                f"is longer than rollback.watch_minutes ({rollback.watch_minutes:g}), so the watch "
+                                f"after a rollback could never see '{trigger}' fire")
     return problems
+
+
+def watched_triggers(triggers: list[RollbackTrigger]) -> list[RollbackTrigger]:
+    """The triggers the watch after a rollback judges (see ``engine.rollback_watch``)."""
+    return [trigger for trigger in triggers if trigger.metric.value not in NOT_WATCHED_AFTER_ROLLBACK]
 
 
 def _plugin_problems(spot: str, spec: PluginSpec, registry: Registry) -> list[str]:

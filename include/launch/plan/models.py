@@ -46,6 +46,9 @@ class Connections(Model):
     target_api: HTTP connection of the target; extra ``replicas`` lists replica URLs, password is
     the admin token. target_db: the target's PostgreSQL. slack: slackwebhook connection.
     prometheus / alertmanager / grafana: optional; checks that need them say not-applicable if absent.
+    pager: HTTP connection whose host is the pager's events URL (password: the routing key); the
+    engine pages through it when the watch after a rollback breaches. ``plan check`` refuses a plan
+    with a rollback policy and no pager.
     """
 
     ledger: str = "launch_db"
@@ -54,6 +57,7 @@ class Connections(Model):
     slack: str = "slack_launch"
     prometheus: str | None = None
     alertmanager: str | None = None
+    pager: str | None = None
     grafana: str | None = None
 
 
@@ -207,6 +211,22 @@ class RollbackPolicy(Model):
     manual_by_role: str = ""
 
 
+class EvidenceFile(Model):
+    """One file a phase must leave. name: a file, a pattern with [TIMESTAMP], [DATE] or [N] (any
+    text), or a folder ending in ``/``. due: ``complete`` (default: the phase's complete task fails
+    naming it when this run left no such file) or ``before_next_phase`` (written after the phase DAG
+    ends, e.g. by the beta's daily DAG: the next phase's order gate refuses to start without it).
+    A plain string is a file due at ``complete``."""
+
+    name: str = Field(min_length=1)
+    due: Literal["complete", "before_next_phase"] = "complete"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
 class Phase(Model):
     """One phase: pre_checks -> approve -> snapshot_before -> apply_change -> verify -> soak -> complete.
 
@@ -230,7 +250,7 @@ class Phase(Model):
     rollback_triggers: list[RollbackTrigger] = Field(default_factory=list)
     soak: Soak | None = None
     rollback: RollbackPolicy | None = None
-    evidence_files: list[str] = Field(default_factory=list)
+    evidence_files: list[EvidenceFile] = Field(default_factory=list)
     metric_sources: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(kind="target_scrape")],
                                              min_length=1)
 

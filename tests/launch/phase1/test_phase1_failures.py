@@ -13,7 +13,15 @@ from tests.harness.airflow import Answer, ApprovalClient, run_dag
 from tests.harness.answers import REVIEWED
 from tests.harness.faults import WhenLedgerShows
 from tests.harness.latency import latency_cannot_decide
-from tests.harness.phase import Edit, build_variant, freeze_covering_now, only_the_load_gates, phase1_conf
+from tests.harness.phase import (
+    Edit,
+    build_variant,
+    change_only,
+    freeze_covering_now,
+    only_the_load_gates,
+    own_launch_id,
+    phase1_conf,
+)
 
 FAST = phase1_conf(monitor_minutes=0.15, sample_interval_seconds=2)
 # Every request takes 700 ms once the fault is set: twice the concurrency halves the wait, and the
@@ -56,7 +64,8 @@ def test_verification_failure_rolls_back_every_replica(launch_env: dict[str, Any
     dag = build_variant("accubooks", "phase1_pool_scaling", only_the_verification_latency_decides,
                         rollback_target_of_6_ms)
     with WhenLedgerShows(launch_env["ledger"], "change_applied", lambda: target.set_faults(latency_ms=700)) as fault:
-        dag_run, _ = run_dag(dag, client=approvals, conf=SLOW_TARGET, answers=APPROVE)
+        dag_run, _ = run_dag(dag, client=approvals, conf={**SLOW_TARGET, "rollback_watch_minutes": 0.1},
+                             answers=APPROVE)
     assert fault.fired.is_set()
     result = states(dag_run)
     assert result["verify.synthetic_load"] == "failed"
@@ -71,6 +80,8 @@ def test_verification_failure_rolls_back_every_replica(launch_env: dict[str, Any
     slow = [r for r in ledger.rows(event="incident_opened") if r.payload["title"].startswith("Slow rollback")]
     assert len(slow) == 1 and slow[0].outcome == "P1"
     assert "over the plan's target of 0.0001 min" in slow[0].payload["summary"]
+    watched = ledger.rows(event="rollback_watch_completed")  # slow, not broken: no trigger fires after it
+    assert len(watched) == 1 and watched[0].payload["samples"] >= 2, ledger.rows(event="rollback_watch_breached")
     assert ledger.verify() == []
     assert any("Rolled back" in text for text in launch_env["slack"].texts())
 
@@ -80,21 +91,54 @@ def error_rate_judged_at_end(plan: dict[str, Any]) -> None:
     plan["phases"][0]["soak"]["judged_at_end"] = ["error_rate_percent"]
 
 
-def test_breach_during_soak_rolls_back_with_p0(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:
+def test_breach_during_soak_rolls_back_with_p0_and_the_watch_after_it_pages(
+        launch_env: dict[str, Any], approvals: ApprovalClient, pager: Any) -> None:
+    """The fault is not the change: it comes back on the restored replicas (the rolling restart
+    cleared it), so the watch after the rollback sees the P0 trigger fire again, opens a P0
+    incident and pages."""
     target = launch_env["target"]
     dag = phase1(error_rate_judged_at_end)
-    with WhenLedgerShows(launch_env["ledger"], "soak_started", lambda: target.set_faults(error_rate=0.5)) as fault:
-        dag_run, _ = run_dag(dag, client=approvals, conf={**FAST, "monitor_minutes": 1}, answers=APPROVE)
-    assert fault.fired.is_set()
+    conf = {**FAST, "monitor_minutes": 1, "rollback_watch_minutes": 0.5}
+    with WhenLedgerShows(launch_env["ledger"], "soak_started", lambda: target.set_faults(error_rate=0.5)) as fault, \
+            WhenLedgerShows(launch_env["ledger"], "rollback_watch_started",
+                            lambda: target.set_faults(error_rate=0.5)) as again:
+        dag_run, _ = run_dag(dag, client=approvals, conf=conf, answers=APPROVE)
+    assert fault.fired.is_set() and again.fired.is_set()
     assert states(dag_run)["sustained_monitor"] == "failed"
     assert dag_run.state == "failed"
     assert pools(launch_env) == [(50, 10), (50, 10)]
-    triggered = Ledger(launch_env["ledger"]).rows(event="rollback_triggered")
+    ledger = Ledger(launch_env["ledger"])
+    triggered = ledger.rows(event="rollback_triggered")
     assert "error_rate_percent > 1" in triggered[0].payload["summary"]
-    assert "incident_opened" in events(launch_env)
     incidents = (launch_env["evidence"] / "phase1_pool_scaling").glob("*/incidents/*")
     assert any(p.name.startswith("INC-") for p in incidents)
     assert any("[P0]" in text for text in launch_env["slack"].texts())
+    breached = ledger.rows(event="rollback_watch_breached")
+    assert len(breached) == 1 and breached[0].payload["severity"] == "P0"
+    assert "after the rollback, trigger error_rate_percent > 1 for 0.05 min fired" in breached[0].payload["summary"]
+    titles = [r.payload["title"] for r in ledger.rows(event="incident_opened")]
+    assert titles[-1].startswith("Breach after the rollback")
+    assert len(ledger.rows(event="paged")) == 1
+    page = pager.messages[-1]["body"]
+    assert page["payload"]["severity"] == "P0" and "post-rollback watch" in page["payload"]["summary"]
+    assert page["routing_key"] == "routing-key-1234"
+
+
+def test_complete_refuses_a_run_that_left_a_listed_file_missing(launch_env: dict[str, Any],
+                                                                 approvals: ApprovalClient) -> None:
+    def lists_a_capacity_signoff(plan: dict[str, Any]) -> None:
+        plan["phases"][0]["evidence_files"].append("capacity_signoff.pdf")
+
+    dag = build_variant("accubooks", "phase1_pool_scaling", own_launch_id, change_only, lists_a_capacity_signoff)
+    dag_run, _ = run_dag(dag, client=approvals, conf={"pool_max": 120, "pool_min": 20, "rollback_watch_minutes": 0},
+                         answers=APPROVE)
+    assert dag_run.state == "failed" and states(dag_run)["complete"] == "failed"
+    ledger = Ledger(launch_env["ledger"])
+    (refused,) = ledger.rows(event="evidence_missing")
+    assert refused.payload["missing"] == ["capacity_signoff.pdf"]  # the report it did write is found
+    assert "the change stays applied" in refused.payload["summary"]
+    assert not ledger.rows(event="phase_completed")
+    assert any("capacity_signoff.pdf" in text for text in launch_env["slack"].texts())
 
 
 def test_rejection_changes_nothing_and_fails_the_run(launch_env: dict[str, Any], approvals: ApprovalClient) -> None:

@@ -140,6 +140,16 @@ INVALID: list[tuple[str, Mutation, str]] = [
     ("trigger_longer_than_soak", _set("phases.0.soak.window_minutes", 4),
      "phases[0].rollback_triggers[0]: sustained 5 min is longer than the soak window (4 min), so "
      "'error_rate_percent > 1' could never fire"),
+    ("rollback_without_pager", lambda plan: plan["connections"].pop("pager"),
+     "connections.pager: phases[0], phases[2] roll back and watch the service after it; a breach in that watch "
+     "pages the on-call engineer"),
+    ("trigger_longer_than_rollback_watch", _set("phases.0.rollback.watch_minutes", 4),
+     "phases[0].rollback_triggers[0]: sustained 5 min is longer than rollback.watch_minutes (4), so the watch "
+     "after a rollback could never see 'error_rate_percent > 1' fire"),
+    ("rollback_watch_judged_by_nothing", _set("phases.0.rollback_triggers",
+                                              [{"metric": "active_incidents_count", "op": ">", "threshold": 0,
+                                                "severity": "P0"}]),
+     "phases[0].rollback.watch_minutes: no rollback trigger of this phase can judge the watch after a rollback"),
 ]
 
 

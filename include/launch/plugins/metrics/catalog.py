@@ -19,6 +19,8 @@ SOURCES = Registry("metric source")
 
 # Derived by the engine from any source: the ledger's open incidents, the regression against the baseline.
 ENGINE_DERIVED = frozenset({"active_incidents_count", "latency_regression_percent", "latency_regression_ms"})
+# Not judged in the watch after a rollback: the incident that caused the rollback is open by definition.
+NOT_WATCHED_AFTER_ROLLBACK = frozenset({"active_incidents_count"})
 
 
 class TargetScrapeParams(Params):
