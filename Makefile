@@ -38,22 +38,24 @@ lint: venv
 	$(RUFF)
 	$(MYPY)
 
-# Two passes: everything that tolerates a shared machine on two pytest workers, then the tests
-# marked `serial` (a whole Airflow, or a p95 measured under load) one at a time, so no latency
-# gate and no scheduler heartbeat competes with another test for the two cores.
+# Two passes: everything that tolerates a shared machine on three pytest workers (the tests wait on
+# soak intervals, approvals and restarts more than they compute: two workers left a third of the two
+# cores idle), then the tests marked `serial` (a whole Airflow each) on two workers, one file per
+# worker: the real-Airflow end-to-end module beside the Celery module and Launch B's go/no-go,
+# never beside the parallel pass.
 test: venv apt
 	$(RUFF)
 	scripts/audit.sh
-	@# Start (and configure) PostgreSQL once, before two pytest workers share it.
+	@# Start (and configure) PostgreSQL once, before the pytest workers share it.
 	$(PY) -c "from include.devservices.postgres import start_server; start_server()"
 	@# mypy (a minute of one core when its cache is cold) runs beside the parallel pass, which
 	@# tolerates a shared machine, never beside the serial one. Every check always runs, so one
 	@# report shows every failure; the target fails if any did.
 	@mkdir -p .run; parallel=0; serial=0; types=0; \
 	$(MYPY) > .run/mypy.log 2>&1 & mypy_pid=$$!; \
-	$(PY) -m pytest tests -n 2 --dist loadfile --durations=30 -m "not serial" || parallel=$$?; \
+	$(PY) -m pytest tests -n 3 --dist loadfile --durations=30 -m "not serial" || parallel=$$?; \
 	wait $$mypy_pid || types=$$?; cat .run/mypy.log; \
-	$(PY) -m pytest tests --durations=10 -m "serial" || serial=$$?; \
+	$(PY) -m pytest tests -n 2 --dist loadfile --durations=10 -m "serial" || serial=$$?; \
 	echo "exit codes: mypy $$types, pytest parallel pass $$parallel, serial pass $$serial"; \
 	test $$types -eq 0 && test $$parallel -eq 0 && test $$serial -eq 0
 

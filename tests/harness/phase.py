@@ -120,6 +120,7 @@ def only_the_load_gates(plan: dict[str, Any]) -> None:
     phase["pre_checks"] = [c for c in phase["pre_checks"] if c.get("name") in ("health_baseline", "load_baseline")
                            or c["kind"] == "health_endpoints"]  # the baselines the regressions compare with
     phase["verify"] = [c for c in phase["verify"] if c["kind"] == "synthetic_load"]
+    _only_the_report(phase)
 
 
 def phase1_conf(monitor_minutes: float, sample_interval_seconds: float) -> dict[str, Any]:
