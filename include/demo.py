@@ -116,7 +116,7 @@ def demo_stack() -> Iterator[dict[str, Any]]:
     env["AIRFLOW_CONN_LAUNCH_PAGER"] = json.dumps({"conn_type": "http", "host": pager.url})
     try:
         say("demo target: 1,000 tenants, two replicas, pool max 50 / min 10, live traffic")
-        with running_target(target_url, RUN / "target", tenants=1000) as target, LiveTraffic(target.urls), \
+        with running_target(target_url, RUN / "target", tenants=1000) as target, LiveTraffic(target.urls, pause=0.02), \
                 monitoring_stack(RUN / "monitoring", scrape_interval="5s", pager_url=pager.url) as monitoring, \
                 running_node_exporter(RUN / "node_exporter") as db_host:
             env["AIRFLOW_CONN_ACCUBOOKS_API"] = target.connection_json()
