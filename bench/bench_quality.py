@@ -27,7 +27,7 @@ from include.launch.evidence.ledger import Ledger
 from include.launch.plan import load_plan
 from include.launch.plugins.quality.checks import SUITES, Check, suite_checks
 from include.launch.plugins.quality.model import DataModel
-from include.launch.plugins.quality.runner import row_counts, run_suite
+from include.launch.plugins.quality.runner import row_snapshot, run_suite
 from tests.conftest import postgres_connection_json
 
 
@@ -35,7 +35,7 @@ def plain_sql(dsn: str, model: DataModel) -> float:
     """The same checks, each query run once, violations fetched; plus the row-count snapshot."""
     checks: list[Check] = [c for suite in SUITES for c in suite_checks(model, suite)]
     started = time.perf_counter()
-    row_counts(dsn, model)
+    row_snapshot(dsn, model)
     with psycopg.connect(dsn) as conn:
         for check in checks:
             conn.execute(check.query).fetchall()  # type: ignore[arg-type]

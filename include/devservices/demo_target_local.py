@@ -80,15 +80,23 @@ def running_target(db_url: str, state_dir: Path, tenants: int = 60) -> Iterator[
 class LiveTraffic:
     """Steady background requests, as real users would send, so metric windows have data.
 
+    Users write as well as read: every ``write_every``-th request issues an invoice or records a
+    payment (each with its balanced ledger entry), so the data gates are judged under the write
+    traffic a real system has; ``write_every=0`` reads only.
+
     ``pause``: between requests. 0.05 s (about 17 a second) gives a 2-second window 30 requests.
     Client, replicas and PostgreSQL together used 3.4 CPU-s per 20 s at 0.05 s, against 5.5 at
     0.02 s (measured on 2026-12-02), and the suite's machine is CPU-bound."""
 
-    def __init__(self, urls: list[str], tenants: int = 20, pause: float = 0.05) -> None:
-        self.paths = [f"{url}/tenants/{t}/{p}" for t in range(1, tenants + 1) for url in urls
+    def __init__(self, urls: list[str], tenants: int = 20, pause: float = 0.05, write_every: int = 5) -> None:
+        self.reads = [f"{url}/tenants/{t}/{p}" for t in range(1, tenants + 1) for url in urls
                       for p in ("invoices", "trial-balance")]
+        self.writes = [f"{url}/tenants/{t}/{p}" for t in range(1, tenants + 1) for p in ("invoices", "payments")
+                       for url in urls]
         self.pause = pause
+        self.write_every = write_every
         self.sent = 0
+        self.written = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -97,7 +105,11 @@ class LiveTraffic:
         while not self._stop.is_set():
             # A replica restarting refuses a request: the next one goes elsewhere.
             with contextlib.suppress(requests.RequestException):
-                session.get(self.paths[self.sent % len(self.paths)], timeout=5)
+                if self.write_every and self.sent % self.write_every == 0:
+                    if session.post(self.writes[self.written % len(self.writes)], timeout=5).status_code < 300:
+                        self.written += 1
+                else:
+                    session.get(self.reads[self.sent % len(self.reads)], timeout=5)
             self.sent += 1
             time.sleep(self.pause)
 

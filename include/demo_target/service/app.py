@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 import anyio.to_thread
@@ -44,6 +45,7 @@ from include.demo_target.versions import release_for
 log = logging.getLogger(__name__)
 TENANT_ROUTES = (
     "/tenants/{tenant_id}/invoices",
+    "/tenants/{tenant_id}/payments",
     "/tenants/{tenant_id}/trial-balance",
     "/tenants/{tenant_id}/forecast",
     "/tenants/{tenant_id}/forecast/refresh",
@@ -72,7 +74,7 @@ class Runtime:
         self.release = release_for(settings.version)
         self.metrics.version_info.labels(version=settings.version).set(1)
         self._recent: list[float] = []
-        self._rng = random.Random()
+        self.rng = random.Random()
         gauge(self.metrics, "redis_used_memory_bytes", "Memory Redis reports in use", self.redis.used_memory)
         gauge(self.metrics, "cfur_users_active", "Users seen within the CFUR window", lambda: self.cfur.counts()[0])
         gauge(self.metrics, "cfur_users_crashed", "Users with a 5xx within the CFUR window",
@@ -89,7 +91,7 @@ class Runtime:
             self._recent = [t for t in self._recent if t > now - 2.0]
             self._recent.append(now)
             rate = len(self._recent) / 2.0
-        return rate > release.overload_rps and self._rng.random() < release.overload_error_rate
+        return rate > release.overload_rps and self.rng.random() < release.overload_error_rate
 
     def allow(self, client: str, route: str) -> bool:
         """Token bucket per client and route, RATE_LIMIT_RPS tokens a second (0 = unlimited)."""
@@ -208,6 +210,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "tenant_id": tenant_id,
             "invoices": tenant_query(tenant_id, "invoices", lambda c: queries.invoices(c, tenant_id)),
         }
+
+    @app.post("/tenants/{tenant_id}/invoices", status_code=201)
+    def post_invoice(tenant_id: int) -> Any:
+        """A user issuing an invoice: writes the invoice, its line and its balanced ledger entry."""
+        quantity, price = runtime.rng.randrange(1, 10), Decimal(runtime.rng.randrange(500, 100_000)) / 100
+        return tenant_query(tenant_id, "invoice_write", lambda c: queries.create_invoice(c, tenant_id, quantity, price))
+
+    @app.post("/tenants/{tenant_id}/payments", status_code=201)
+    def post_payment(tenant_id: int) -> Any:
+        """A user recording a payment against the oldest open invoice (204 when nothing is open)."""
+        paid = tenant_query(tenant_id, "payment_write", lambda c: queries.record_payment(c, tenant_id))
+        return paid if paid is not None else Response(status_code=204)
 
     @app.get("/tenants/{tenant_id}/trial-balance")
     def get_trial_balance(tenant_id: int) -> Any:

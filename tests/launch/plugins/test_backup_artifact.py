@@ -113,3 +113,30 @@ def test_another_launchs_backup_status_is_not_this_ones(backed_up: dict[str, Any
     assert result.outcome.value == "failed"
     assert result.summary == ("no backup status at pre_launch/reconciliation/backup_status.json: no evidence of "
                               "a backup")
+
+
+def test_users_writing_during_the_backup_do_not_fail_its_restore_test(pg_server: PostgresServer, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counts the restore is compared with are read in the dump's own snapshot, so rows users add
+    while pg_dump and pg_restore run are neither in the dump nor in its expected counts. The test
+    writes a row between the dump and the restore, every time."""
+    import subprocess
+
+    from include.launch.plugins.checks import backup
+
+    url = _database(pg_server, "busy")
+    real_run = subprocess.run
+
+    def run_after_a_user_wrote(command: list[str], **kwargs: Any) -> Any:
+        if "pg_restore" in command[0] and "--list" not in command:
+            with psycopg.connect(url) as conn:
+                conn.execute("INSERT INTO ledger_entries VALUES (3, 1)")
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(backup.subprocess, "run", run_after_a_user_wrote)
+    status = backup_and_test_restore(url, tmp_path / "backups", str(tmp_path / "evidence"), "accubooks")
+    with psycopg.connect(url) as conn:
+        live = conn.execute("SELECT count(*) FROM ledger_entries").fetchone()
+    assert live == (3,) and status["row_counts"]["ledger_entries"] == 2  # the user's row came after the dump
+    assert status["restore_ok"] and status["mismatches"] == {}
+    pg_server.drop_database(url)

@@ -54,19 +54,31 @@ def _binary(name: str) -> str:
     return name
 
 
-def _counts(dsn: str) -> dict[str, int]:
+def _counts(conn: psycopg.Connection) -> dict[str, int]:
+    tables = [r[0] for r in conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename").fetchall()]
+    return {t: int(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in tables}  # type: ignore[index]
+
+
+def _dump_with_counts(dsn: str, dump: Path) -> dict[str, int]:
+    """pg_dump inside a snapshot exported by a repeatable-read transaction that also counts every
+    table: the counts are the dump's own, so users writing meanwhile cannot fail the restore test."""
     with psycopg.connect(dsn) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename").fetchall()]
-        return {t: int(conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in tables}  # type: ignore[index]
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+        assert row is not None
+        counts = _counts(conn)
+        subprocess.run([_binary("pg_dump"), "--format=custom", "--no-owner", f"--snapshot={row[0]}",
+                        f"--file={dump}", f"--dbname={dsn}"], check=True, capture_output=True, text=True)
+        conn.rollback()
+    return counts
 
 
 def backup_and_test_restore(dsn: str, dest: Path, evidence_base: str, launch_id: str) -> dict[str, Any]:
     dest.mkdir(parents=True, exist_ok=True)
     taken_at = datetime.now(UTC)
     dump = dest / f"backup_{taken_at:%Y%m%dT%H%M%S%f}.dump"
-    subprocess.run([_binary("pg_dump"), "--format=custom", "--no-owner", f"--file={dump}", f"--dbname={dsn}"],
-                   check=True, capture_output=True, text=True)
+    original = _dump_with_counts(dsn, dump)
     digest = sha256_of(dump)
     params = conninfo_to_dict(dsn)
     scratch = f"restore_test_{uuid.uuid4().hex[:8]}"
@@ -77,7 +89,8 @@ def backup_and_test_restore(dsn: str, dest: Path, evidence_base: str, launch_id:
     try:
         subprocess.run([_binary("pg_restore"), "--no-owner", f"--dbname={scratch_dsn}", str(dump)],
                        check=True, capture_output=True, text=True)
-        original, restored = _counts(dsn), _counts(scratch_dsn)
+        with psycopg.connect(scratch_dsn) as restored_db:
+            restored = _counts(restored_db)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')

@@ -1,10 +1,10 @@
 """The ``quality_suite`` check: a Great Expectations suite on the target data; a failure is a P0.
 
-Expected row counts for ``compare_counts`` come from, in order: the run's param
-``expected_row_counts`` ({table: count}), else the ledger row of this run's own integrity
+The snapshot ``compare_counts`` checks against is the ledger row of this run's own integrity
 pre-check (event ``quality_suite``, same run_id, ``compare_counts`` false), whose payload holds the
-``row_counts`` measured before the change. No XCom is involved, so a retried verify task reads the
-same snapshot. The runner (and with it great_expectations) is imported only when the check runs.
+``row_snapshot`` (count and highest key per counted table) taken before the change. Nothing else
+can supply it: no XCom, no trigger param, so a retried verify task reads the same snapshot. The
+runner (and with it great_expectations) is imported only when the check runs.
 """
 
 from __future__ import annotations
@@ -17,22 +17,21 @@ from include.launch.plugins.checks.base import CheckResult
 if TYPE_CHECKING:
     from include.launch.evidence.runtime import PhaseRun
     from include.launch.plugins.checks.catalog import QualitySuiteParams
+    from include.launch.plugins.quality.checks import Snapshot
 
 INCIDENT_TITLES = {"integrity": "Data integrity check failed", "tenant_isolation": "Tenant isolation violated"}
 
 
-def expected_row_counts(run: PhaseRun) -> dict[str, int] | None:
-    """The snapshot counts for this run: an explicit param first, else the pre-check's ledger row."""
+def snapshot_before(run: PhaseRun) -> Snapshot | None:
+    """The row snapshot this run's integrity pre-check recorded in the ledger, or None."""
     from include.launch.plugins.quality.runner import LEDGER_EVENT
 
-    given = run.params.get("expected_row_counts")
-    if given:
-        return {str(table): int(count) for table, count in dict(given).items()}
     for row in reversed(run.own_rows(LEDGER_EVENT)):
         payload: dict[str, Any] = row.payload
         if (payload.get("suite") == "integrity"
-                and not payload.get("compare_counts") and payload.get("row_counts")):
-            return {str(t): int(c) for t, c in payload["row_counts"].items()}
+                and not payload.get("compare_counts") and payload.get("row_snapshot")):
+            return {str(t): {"rows": int(v["rows"]), "up_to": int(v["up_to"])}
+                    for t, v in payload["row_snapshot"].items()}
     return None
 
 
@@ -40,13 +39,13 @@ def quality_suite(run: PhaseRun, params: QualitySuiteParams) -> CheckResult:
     """Run the suite through the runner; on bad data open a P0 incident before returning FAILED."""
     from include.launch.plugins.quality.runner import run_suite
 
-    expected = None
+    before = None
     if params.compare_counts:
-        expected = expected_row_counts(run)
-        if expected is None:
-            return CheckResult(Outcome.ERROR, f"{params.suite}: compare_counts needs the row counts of the "
-                                              "pre-check snapshot; none recorded for this run")
-    result = run_suite(run, params.suite, expected_counts=expected)
+        before = snapshot_before(run)
+        if before is None:
+            return CheckResult(Outcome.ERROR, f"{params.suite}: compare_counts needs the row snapshot of this "
+                                              "run's integrity pre-check; none recorded for this run")
+    result = run_suite(run, params.suite, before=before)
     if result.outcome is Outcome.FAILED:
         report = open_p0(run, params.suite, result.summary)
         return CheckResult(result.outcome, result.summary, result.measured, result.criteria,

@@ -91,7 +91,9 @@ class DataModel(_Model):
     ledger: the double-entry ledger, if the product has one (balanced entries, trial balance).
     totals: stored totals that must equal the sum of their lines.
     amount_ranges: money/quantity columns with their allowed range.
-    ledger_tables: tables whose row counts must be unchanged across a change (compare_counts).
+    ledger_tables: tables whose rows must all survive a change (compare_counts): every row at or
+        below the snapshot's highest key is still there afterwards; users may add rows meanwhile.
+    unchanged_tables: tables whose row count must be exactly the snapshot's (nothing writes them).
     """
 
     tenants: str = Field(default="tenants.id", pattern=COLUMN_REF)
@@ -103,6 +105,7 @@ class DataModel(_Model):
     totals: list[TotalRule] = Field(default_factory=list)
     amount_ranges: list[AmountRange] = Field(default_factory=list)
     ledger_tables: list[str] = Field(default_factory=list)
+    unchanged_tables: list[str] = Field(default_factory=list)
 
     @field_validator("tenant_tables", "keys")
     @classmethod
@@ -121,13 +124,25 @@ class DataModel(_Model):
                 raise ValueError(f"{ref!r} is not table.column")
         return value
 
-    @field_validator("ledger_tables")
+    @field_validator("ledger_tables", "unchanged_tables")
     @classmethod
     def _tables(cls, value: list[str]) -> list[str]:
         for table in value:
             if not re.match(IDENT, table):
                 raise ValueError(f"{table!r} is not a plain SQL identifier")
         return value
+
+    @model_validator(mode="after")
+    def _counted_once(self) -> DataModel:
+        both = sorted(set(self.ledger_tables) & set(self.unchanged_tables))
+        if both:
+            raise ValueError(f"{both} are in both ledger_tables and unchanged_tables: a table's rows are either "
+                             "kept (others may be added) or unchanged, not both")
+        return self
+
+    def counted_tables(self) -> list[str]:
+        """The tables a compare_counts snapshot records."""
+        return [*self.ledger_tables, *self.unchanged_tables]
 
     def key(self, table: str) -> str:
         """The column that identifies a row of ``table`` in reports."""

@@ -21,7 +21,7 @@ from psycopg.conninfo import conninfo_to_dict
 from include.launch.core.errors import ConfigurationError
 from include.launch.core.vocabulary import Outcome
 from include.launch.plugins.checks.base import CheckResult
-from include.launch.plugins.quality.checks import Check, Suite, suite_checks
+from include.launch.plugins.quality.checks import Check, Snapshot, Suite, suite_checks
 from include.launch.plugins.quality.model import DataModel, split_ref
 
 if TYPE_CHECKING:
@@ -102,13 +102,16 @@ def sqlalchemy_url(dsn: str) -> str:
     return f"postgresql+psycopg://{auth}{netloc}/{dbname}"
 
 
-def row_counts(dsn: str, model: DataModel) -> dict[str, int]:
-    """Exact row counts of the model's ledger tables (the snapshot compare_counts checks against)."""
-    if not model.ledger_tables:
+def row_snapshot(dsn: str, model: DataModel) -> Snapshot:
+    """Each counted table's row count and highest key, read in one snapshot (what compare_counts
+    checks against after the change)."""
+    tables = model.counted_tables()
+    if not tables:
         return {}
-    query = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in model.ledger_tables)
+    query = " UNION ALL ".join(f"SELECT '{t}', count(*), COALESCE(max({model.key(t)}), 0) FROM {t}" for t in tables)
     with psycopg.connect(dsn) as conn:
-        return {str(name): int(count) for name, count in conn.execute(query).fetchall()}  # type: ignore[arg-type]
+        return {str(name): {"rows": int(count), "up_to": int(top)}
+                for name, count, top in conn.execute(query).fetchall()}  # type: ignore[arg-type]
 
 
 def _exception_message(info: dict[str, Any]) -> str:
@@ -139,13 +142,13 @@ def _findings(result: dict[str, Any], checks: list[Check]) -> list[Finding]:
     return findings
 
 
-def evaluate(dsn: str, model: DataModel, suite: Suite, expected_counts: dict[str, int] | None = None,
+def evaluate(dsn: str, model: DataModel, suite: Suite, before: Snapshot | None = None,
              *, checks: list[Check] | None = None) -> SuiteReport:
     """Run one suite with GX and interpret the result; no evidence, no ledger (see run_suite)."""
     from include.launch.plugins.quality import gx_suite
 
     started = time.perf_counter()
-    checks = checks if checks is not None else suite_checks(model, suite, expected_counts)
+    checks = checks if checks is not None else suite_checks(model, suite, before)
     result = gx_suite.validate(sqlalchemy_url(dsn), split_ref(model.tenants)[0], suite, checks)
     document = result.to_json_dict()
     html = gx_suite.render_html(result)
@@ -159,15 +162,15 @@ def target_dsn(run: PhaseRun) -> str:
     return postgres_conninfo(run.spec.plan.connections.target_db)
 
 
-def run_suite(run: PhaseRun, suite: Suite, *, expected_counts: dict[str, int] | None = None,
+def run_suite(run: PhaseRun, suite: Suite, *, before: Snapshot | None = None,
               checks: list[Check] | None = None) -> CheckResult:
     """Run, write result JSON + HTML evidence, record the ledger row, return the CheckResult."""
     model = run.spec.plan.data_model
     if model is None:
         raise ConfigurationError(f"plan {run.spec.launch_id!r} has no data_model: quality suites need one")
     dsn = target_dsn(run)
-    counts = row_counts(dsn, model) if suite == "integrity" else {}
-    report = evaluate(dsn, model, suite, expected_counts, checks=checks)
+    snapshot = row_snapshot(dsn, model) if suite == "integrity" else {}
+    report = evaluate(dsn, model, suite, before, checks=checks)
     stem = f"quality/{run.task_id or 'suite'}-{suite}-{int(time.time() * 1000)}"
     evidence = [
         run.evidence.write_json(f"{stem}.json", report.result_json),
@@ -175,12 +178,12 @@ def run_suite(run: PhaseRun, suite: Suite, *, expected_counts: dict[str, int] | 
     ]
     measured: dict[str, Any] = {
         "suite": suite, "expectations": report.checks, "failed": len(report.failed), "broken": len(report.broken),
-        "seconds": round(report.seconds, 3), "row_counts": counts,
-        "compare_counts": expected_counts is not None,
+        "seconds": round(report.seconds, 3), "row_snapshot": snapshot,
+        "compare_counts": before is not None,
         "findings": [{"check": f.check, "count": f.count, "ids": f.ids, "error": f.error} for f in report.findings],
     }
-    if expected_counts is not None:
-        measured["expected_row_counts"] = expected_counts
+    if before is not None:
+        measured["snapshot_before"] = before
     run.record(LEDGER_EVENT, report.outcome.value, measured, evidence)
     return CheckResult(report.outcome, report.summary(), measured, [], evidence)
 

@@ -56,31 +56,56 @@ def test_compare_counts_catches_a_deleted_entry(target: Callable[..., Generation
                                                 module_db: str, slack: Any) -> None:
     target()
     before = quality_suite(phase_run, QualitySuiteParams(suite="integrity"))
-    assert before.outcome is Outcome.SUCCESSFUL and before.measured["row_counts"]["journal_entries"] > 0
+    assert before.outcome is Outcome.SUCCESSFUL and before.measured["row_snapshot"]["journal_entries"]["rows"] > 0
     with psycopg.connect(module_db) as conn:  # a whole, balanced entry vanishes: only the counts can tell
         conn.execute("DELETE FROM journal_lines WHERE entry_id = 7")
         conn.execute("DELETE FROM journal_entries WHERE id = 7")
     after = quality_suite(phase_run, QualitySuiteParams(suite="integrity", compare_counts=True))
     assert after.outcome is Outcome.FAILED
     findings = after.measured["findings"]
-    assert [f["check"] for f in findings] == ["ledger_row_counts_unchanged"]
+    assert [f["check"] for f in findings] == ["ledger_rows_kept"]
     assert sorted(findings[0]["ids"]) == ["journal_entries", "journal_lines"]
     assert any("[P0]" in text for text in slack.texts())
 
 
-def test_compare_counts_passes_when_unchanged(target: Callable[..., GenerationResult], phase_run: Any) -> None:
+def test_compare_counts_holds_while_users_write_and_still_finds_a_loss(
+        target: Callable[..., GenerationResult], phase_run: Any, module_db: str, slack: Any) -> None:
+    """Users issue invoices and pay them during the change (each with its balanced entry): the gate
+    passes. One pre-existing invoice deleted among those writes fails it, naming both tables."""
+    from decimal import Decimal
+
+    from include.demo_target.service import queries
+
     target()
     assert quality_suite(phase_run, QualitySuiteParams(suite="integrity")).outcome is Outcome.SUCCESSFUL
-    after = quality_suite(phase_run, QualitySuiteParams(suite="integrity", compare_counts=True))
-    assert after.outcome is Outcome.SUCCESSFUL, after.summary
-    assert after.measured["expected_row_counts"] == after.measured["row_counts"]
+    with psycopg.connect(module_db) as conn:
+        for tenant in (1, 2, 3):
+            queries.create_invoice(conn, tenant, 3, Decimal("19.99"))
+            assert queries.record_payment(conn, tenant) is not None
+    held = quality_suite(phase_run, QualitySuiteParams(suite="integrity", compare_counts=True))
+    assert held.outcome is Outcome.SUCCESSFUL, held.summary
+    assert held.measured["row_snapshot"]["journal_entries"]["rows"] == (
+        held.measured["snapshot_before"]["journal_entries"]["rows"] + 6)
+    with psycopg.connect(module_db) as conn:
+        queries.create_invoice(conn, 4, 1, Decimal("5.00"))
+        conn.execute("DELETE FROM invoice_lines WHERE invoice_id = 1")  # an old invoice vanishes whole
+        conn.execute("DELETE FROM invoices WHERE id = 1")
+    lost = quality_suite(phase_run, QualitySuiteParams(suite="integrity", compare_counts=True))
+    assert lost.outcome is Outcome.FAILED
+    assert [(f["check"], sorted(f["ids"])) for f in lost.measured["findings"]] == [
+        ("ledger_rows_kept", ["invoice_lines", "invoices"])]
 
 
-def test_compare_counts_from_params(target: Callable[..., GenerationResult], phase_run: Any, slack: Any) -> None:
+def test_an_account_added_during_the_change_breaks_the_unchanged_count(
+        target: Callable[..., GenerationResult], phase_run: Any, module_db: str, slack: Any) -> None:
     target()
-    phase_run.params["expected_row_counts"] = {"journal_entries": 1}
+    assert quality_suite(phase_run, QualitySuiteParams(suite="integrity")).outcome is Outcome.SUCCESSFUL
+    with psycopg.connect(module_db) as conn:
+        conn.execute("INSERT INTO accounts (tenant_id, code, name, type) VALUES (1, '9999', 'Surprise', 'asset')")
     result = quality_suite(phase_run, QualitySuiteParams(suite="integrity", compare_counts=True))
-    assert result.outcome is Outcome.FAILED and "ids journal_entries" in result.summary
+    assert result.outcome is Outcome.FAILED
+    assert [f["check"] for f in result.measured["findings"]] == ["row_counts_unchanged"]
+    assert result.measured["findings"][0]["ids"] == ["accounts"]
 
 
 def test_compare_counts_without_snapshot_is_an_error(target: Callable[..., GenerationResult],

@@ -28,12 +28,19 @@ def test_bad_models_are_refused(bad: dict[str, object]) -> None:
         DataModel.model_validate(bad)
 
 
-def test_expected_counts_add_the_row_count_check() -> None:
+def test_a_snapshot_adds_the_kept_rows_and_unchanged_counts_checks() -> None:
     model = load_plan("accubooks").data_model
     assert model is not None
-    names = [c.name for c in suite_checks(model, "integrity", {"journal_entries": 3})]
-    assert names[-1] == "ledger_row_counts_unchanged"
-    assert "ledger_row_counts_unchanged" not in [c.name for c in suite_checks(model, "integrity")]
+    snapshot = {"journal_entries": {"rows": 3, "up_to": 9}, "accounts": {"rows": 5, "up_to": 5}}
+    names = [c.name for c in suite_checks(model, "integrity", snapshot)]
+    assert names[-2:] == ["ledger_rows_kept", "row_counts_unchanged"]
+    assert not {"ledger_rows_kept", "row_counts_unchanged"} & {c.name for c in suite_checks(model, "integrity")}
+
+
+def test_a_table_is_either_kept_or_unchanged() -> None:
+    with pytest.raises(ValidationError, match="both ledger_tables and unchanged_tables"):
+        DataModel.model_validate({"tenant_tables": {"users": "tenant_id"}, "ledger_tables": ["users"],
+                                  "unchanged_tables": ["users"]})
 
 
 @pytest.mark.parametrize(("dsn", "url"), [
