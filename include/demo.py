@@ -55,13 +55,14 @@ class Step:
 BETA_DAYS = 14
 BETA_TENANTS = list(range(1, 13))
 DAILY_DAG = "accubooks_beta_daily_metrics"
+# The demo runs the DEMO PLAN (include/plans/accubooks_demo.yaml): its windows are minutes long, so
+# no run weakens its plan through the trigger form and every phase opens the next one.
+DEMO_PLAN = "accubooks_demo"
+DEMO_DAGS = ROOT / "include" / "demo_dags"
 STEPS = [
-    Step("accubooks_phase1_pool_scaling", "exec_approver", {
-        "monitor_minutes": 1, "sample_interval_seconds": 10, "synthetic_requests": 500, "concurrency": 10,
-        "rollback_watch_minutes": 0}),
+    Step("accubooks_phase1_pool_scaling", "exec_approver", {}),
     Step("accubooks_phase2_monitoring", "exec_approver", {}),
-    Step("accubooks_phase3_beta", "exec_approver", {
-        "monitor_minutes": 0.5, "sample_interval_seconds": 10, "rollback_watch_minutes": 0}),
+    Step("accubooks_phase3_beta", "exec_approver", {}),
     Step("accubooks_phase4_post_beta_review", "exec_approver", {}),
 ]
 
@@ -128,7 +129,7 @@ def demo_stack() -> Iterator[dict[str, Any]]:
             say(f"backup taken and restore-tested: {'OK' if status['restore_ok'] else 'MISMATCH'}")
             EvidenceStore(str(EVIDENCE)).write_text("pre_launch/rollback_plan.md", ROLLBACK_PLAN)
             say("Airflow: api-server, scheduler, dag-processor, triggerer (LocalExecutor)")
-            airflow = AirflowStack(RUN / "airflow", metadata_url, extra_env=env).start()
+            airflow = AirflowStack(RUN / "airflow", metadata_url, extra_env=env, dags_folder=DEMO_DAGS).start()
             try:
                 yield {"airflow": airflow, "target": target, "ledger_url": ledger_url, "slack": slack,
                        "pager": pager, "target_url": target_url}
@@ -165,7 +166,7 @@ def todays_freeze() -> Any:
     from include.launch.engine.freeze import freeze_at
     from include.launch.plan import load_plan
 
-    return freeze_at(load_plan("accubooks").freeze_windows, datetime.now(UTC))
+    return freeze_at(load_plan(DEMO_PLAN).freeze_windows, datetime.now(UTC))
 
 
 def wait_for_question(rest: Any, dag_id: str, run_id: str, timeout: float = 600) -> str:
@@ -249,7 +250,7 @@ def report(ledger_url: str) -> bool:
     from include.launch.plan import load_plan
 
     ledger = Ledger(ledger_url)
-    table = status_markdown(load_plan("accubooks"), ledger)
+    table = status_markdown(load_plan(DEMO_PLAN), ledger)
     (EVIDENCE.parent / "status.md").write_text(table)
     print("\n" + table)
     print(f"Evidence folder: {EVIDENCE}")
@@ -425,7 +426,7 @@ def run_demo(up: bool) -> int:
 def _plan() -> Any:
     from include.launch.plan import load_plan
 
-    return load_plan("accubooks")
+    return load_plan(DEMO_PLAN)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ class AirflowStack:
     home: Path
     metadata_url: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    dags_folder: Path = PROJECT_ROOT / "dags"
     port: int = 0
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     started_env: dict[str, str] = field(default_factory=dict)  # one JWT secret for every component
@@ -59,7 +60,7 @@ class AirflowStack:
         return f"http://127.0.0.1:{self.port}"
 
     def environment(self) -> dict[str, str]:
-        env = {**os.environ, **airflow_environment(self.home), **self.extra_env}
+        env = {**os.environ, **airflow_environment(self.home, self.dags_folder), **self.extra_env}
         env.update({
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(self.metadata_url),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

@@ -95,3 +95,14 @@ def test_a_freeze_override_sits_between_the_pre_checks_and_the_approval(dagbag: 
             assert tasks["freeze_override"].response_timeout == timedelta(minutes=240), dag_id
         else:
             assert "freeze_override" not in tasks and "freeze_override_justification" not in dag.params, dag_id
+
+
+def test_the_demo_folder_publishes_every_accubooks_dag_from_the_demo_plan(dagbag: DagBag) -> None:
+    """`make demo`'s Airflow reads include/demo_dags: the same DAG ids as dags/ for AccuBooks, each
+    built from the DEMO PLAN (minutes-long soaks), none from the production plan."""
+    demo = DagBag(dag_folder=str(ROOT / "include" / "demo_dags"))
+    assert demo.import_errors == {}
+    assert set(demo.dags) == {dag_id for dag_id in dagbag.dags if dag_id.startswith("accubooks")}
+    phase1 = demo.dags["accubooks_phase1_pool_scaling"]
+    assert phase1.params["monitor_minutes"] == 1  # the demo plan's soak; production says 60
+    assert dagbag.dags["accubooks_phase1_pool_scaling"].params["monitor_minutes"] == 60

@@ -29,6 +29,7 @@ from include.launch.plugins.checks.base import CheckResult, SourceUnavailableErr
 from include.launch.spec.effective import change_params
 from include.launch.spec.phase import VERIFY, CheckTask, PhaseSpec
 from include.launch.spec.trigger_form import OVERRIDE_PARAM
+from include.launch.spec.weakened import weakenings
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,14 @@ def phase_gate(spec: PhaseSpec, context: Any) -> dict[str, Any]:
                   f"(dag {holder.dag_id}, run {holder.run_id}); one change at a time")
         run.record("phase_refused", Outcome.FAILED.value, {"reason": reason})
         raise AirflowFailException(reason)
-    run.record("phase_started", "", {"params": run.params, "dry_run": run.dry_run,
-                                     "change": params.model_dump() if params else None})
+    weakened = weakenings(spec, run.params)
+    run.record("phase_started", "", {"params": run.params, "dry_run": run.dry_run, "plan_mode": spec.plan.mode,
+                                     "change": params.model_dump() if params else None, "weakened": weakened})
+    if weakened:
+        reason = (f"WEAKENED RUN: {'; '.join(weakened)}. It runs, but its completion does not open the next "
+                  "phase; short windows belong in a plan marked mode: demo")
+        run.record("run_weakened", "", {"summary": reason, "weakened": weakened})
+        run.notify("weakened run", reason, severity="P3")
     return {"dry_run": run.dry_run}
 
 
@@ -127,6 +134,10 @@ def phase_order(spec: PhaseSpec, context: Any) -> CheckResult:
                                            f"{later[-1].event} at seq {later[-1].seq} "
                                            f"({later[-1].payload.get('reason') or 'no reason recorded'}); it must "
                                            f"complete again before {spec.phase.id!r} can start")
+    if done[-1].payload.get("weakened"):  # the latest completion is what the target now runs
+        return CheckResult(Outcome.FAILED, f"phase {required!r} last completed in a weakened run (run "
+                                           f"{done[-1].run_id}: {'; '.join(done[-1].payload['weakened'])}); "
+                                           f"{spec.phase.id!r} needs a completion with the plan's own windows and load")
     late = _late_evidence_missing(run, required)
     if late:
         return CheckResult(Outcome.FAILED, f"phase {required!r} completed, but the evidence its plan says is written "
@@ -343,6 +354,9 @@ def complete(spec: PhaseSpec, context: Any) -> dict[str, Any]:
         return {"outcome": "dry_run"}
     report = write_phase_report(run, context)
     require_evidence_files(run)
-    run.record("phase_completed", Outcome.SUCCESSFUL.value, {"report": report.path}, [report])
-    run.notify("completed", f"{spec.phase.title} completed; report {report.path}")
+    weakened = next((row.payload.get("weakened") or [] for row in run.own_rows("phase_started")), [])
+    run.record("phase_completed", Outcome.SUCCESSFUL.value,
+               {"report": report.path, "weakened": weakened, "plan_mode": spec.plan.mode}, [report])
+    marked = " (WEAKENED RUN)" if weakened else ""
+    run.notify("completed", f"{spec.phase.title} completed{marked}; report {report.path}")
     return {"outcome": "completed", "report": report.path}

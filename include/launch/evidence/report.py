@@ -37,6 +37,18 @@ def _checks(run: PhaseRun) -> dict[str, Any]:
     return latest
 
 
+def run_markings(run: PhaseRun) -> list[str]:
+    """The lines that say a run is not production evidence: a demo plan, a weakened form."""
+    lines = []
+    if run.spec.plan.mode == "demo":
+        lines.append(f"- **DEMO PLAN** (over `{run.spec.plan.extends or '-'}`): shortened windows and demo "
+                     "allowances; not evidence for production")
+    weakened = next((row.payload.get("weakened") or [] for row in run.own_rows("phase_started")), [])
+    if weakened:
+        lines.append(f"- **WEAKENED RUN**: {'; '.join(weakened)}; this completion does not open the next phase")
+    return lines
+
+
 def phase_report_markdown(run: PhaseRun, measured: dict[str, float], moment: datetime) -> str:
     phase = run.spec.phase
     lines = [
@@ -46,6 +58,7 @@ def phase_report_markdown(run: PhaseRun, measured: dict[str, float], moment: dat
         f"- Run: `{run.run_id}`",
         f"- Triggered by: {run.triggering_user or 'unknown'}",
         f"- Completed: {moment.isoformat(timespec='seconds')}",
+        *run_markings(run),
         "",
         "| Criterion | Threshold | Measured | Result |",
         "|---|---|---|---|",

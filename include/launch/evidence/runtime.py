@@ -85,7 +85,8 @@ class PhaseRun:
 
     def notify(self, outcome: str, reason: str = "", severity: str = "", details: dict[str, str] | None = None) -> bool:
         return self.notifier.send(Message(
-            launch=self.spec.launch_id, phase=self.spec.phase.id, outcome=outcome, reason=reason,
+            launch=self.spec.launch_id + (" [DEMO PLAN]" if self.spec.plan.mode == "demo" else ""),
+            phase=self.spec.phase.id, outcome=outcome, reason=reason,
             task=self.task_id, severity=severity,
             link=airflow_link(self.spec.dag_id, self.run_id, self.task_id), details=details or {},
         ))

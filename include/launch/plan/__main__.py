@@ -23,7 +23,10 @@ def main(argv: list[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             failed += 1
             continue
-        print(f"{file}: valid plan {plan.launch.id!r} with {len(plan.phases)} phase(s)")
+        marking = ""
+        if plan.mode == "demo":
+            marking = f" (DEMO PLAN over {plan.extends or 'no base'}: not evidence for production)"
+        print(f"{file}: valid plan {plan.launch.id!r} with {len(plan.phases)} phase(s){marking}")
     return 1 if failed else 0
 
 

@@ -42,6 +42,20 @@ def load_plan(source: str | Path) -> Plan:
 
 
 def parse_plan(text: str, label: str = "<plan>") -> Plan:
+    data, base = _merged(text, label, ())
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        raise PlanError(label, format_validation_errors(exc)) from None
+    problems = semantic_problems(plan)
+    if base is not None:
+        problems += extension_problems(plan, base)
+    if problems:
+        raise PlanError(label, problems)
+    return plan
+
+
+def _mapping(text: str, label: str) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
@@ -50,14 +64,55 @@ def parse_plan(text: str, label: str = "<plan>") -> Plan:
         raise PlanError(label, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
     if not isinstance(data, dict):
         raise PlanError(label, [f"top level must be a mapping of sections, got {type(data).__name__}"])
+    return data
+
+
+def _merged(text: str, label: str, seen: tuple[str, ...]) -> tuple[dict[str, Any], Plan | None]:
+    """The plan's mapping over the one it ``extends`` (recursively), and the base plan itself."""
+    data = _mapping(text, label)
+    name = data.get("extends")
+    if name is None:
+        return data, None
+    if not isinstance(name, str) or not name:
+        raise PlanError(label, [f"extends: must name a plan (a shipped plan's name or a path), got {_short(name)}"])
+    path = _resolve(name) if _resolve(name).exists() else Path(label).parent / name
+    if str(path.resolve()) in seen:
+        raise PlanError(label, [f"extends: {name!r} extends this plan again (a cycle)"])
     try:
-        plan = Plan.model_validate(data)
-    except ValidationError as exc:
-        raise PlanError(label, format_validation_errors(exc)) from None
-    problems = semantic_problems(plan)
-    if problems:
-        raise PlanError(label, problems)
-    return plan
+        base_text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(label, [f"extends: plan {name!r} cannot be read ({exc.__class__.__name__}: {path})"]) from None
+    base_data, _ = _merged(base_text, str(path), (*seen, str(path.resolve())))
+    return merge(base_data, data), parse_plan(base_text, str(path))
+
+
+def merge(base: Any, override: Any) -> Any:
+    """``override`` over ``base``: mappings key by key, lists of mappings with an ``id`` entry by
+    entry (unknown ids appended), anything else replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {**base, **{key: merge(base[key], value) if key in base else value for key, value in override.items()}}
+    if (isinstance(base, list) and isinstance(override, list) and base
+            and all(isinstance(item, dict) and "id" in item for item in [*base, *override])):
+        changes = {item["id"]: item for item in override}
+        merged = [merge(item, changes.pop(item["id"])) if item["id"] in changes else item for item in base]
+        return merged + [item for item in override if item["id"] in changes]
+    return override
+
+
+def extension_problems(plan: Plan, base: Plan) -> list[str]:
+    """A plan written over another may weaken its windows and load only when marked ``mode: demo``;
+    the demo-only allowances are refused everywhere else."""
+    from include.launch.spec.weakened import weakened_against
+
+    if plan.mode == "demo":
+        return []
+    problems = []
+    for index, phase in enumerate(plan.phases):
+        original = next((p for p in base.phases if p.id == phase.id), None)
+        if original is not None:
+            problems += [f"phases[{index}]: {found}; only a plan marked mode: demo may weaken the plan it extends"
+                         for found in weakened_against(original, phase, base.launch.id)]
+    return problems
 
 
 def _resolve(source: str | Path) -> Path:
@@ -131,6 +186,12 @@ def semantic_problems(plan: Plan) -> list[str]:
                 if criterion.when is not None:
                     problems.append(f"scorecards[{index}].{group}[{position}].when: a scorecard judges each day's "
                                     "value as it is; a condition is applied only by checks, the soak and the canary")
+    if plan.mode != "demo":
+        problems += [f"phases[{i}].{group}[{k}].params.replay_allowed: accepting a replayed beta is a demo allowance; "
+                     "only a plan marked mode: demo may set it"
+                     for i, phase in enumerate(plan.phases) for group in ("pre_checks", "verify")
+                     for k, check in enumerate(getattr(phase, group))
+                     if check.kind == "beta_elapsed" and check.params.get("replay_allowed")]
     return problems
 
 

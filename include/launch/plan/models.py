@@ -363,8 +363,15 @@ class Notifications(Model):
 
 
 class Plan(Model):
-    """A whole launch: who, what, in which order, under which thresholds, with which evidence."""
+    """A whole launch: who, what, in which order, under which thresholds, with which evidence.
 
+    mode: ``production`` (the default), or ``demo``: a rehearsal plan whose shorter windows and
+    allowances (a replayed beta) are accepted; every report and message of it says DEMO PLAN.
+    extends: the plan this one was written over (the loader merges it first; phases by id); a plan
+    that extends another may weaken its windows or load only in demo mode."""
+
+    mode: Literal["production", "demo"] = "production"
+    extends: str | None = None
     launch: LaunchInfo
     connections: Connections
     evidence: Evidence = Evidence()

@@ -160,6 +160,15 @@ class EvidencePresentParams(Params):
     files: dict[str, int] = Field(min_length=1)
 
 
+class BetaElapsedParams(Params):
+    """scorecard: the daily scorecard whose window must have run its whole course; replay_allowed:
+    accept a window whose planned end has not passed (a beta replayed in one sitting). Only a plan
+    marked ``mode: demo`` may set it, and the result then says REPLAY."""
+
+    scorecard: str
+    replay_allowed: bool = False
+
+
 class ConfigMatchesParams(Params):
     """example_file: the example env (relative to the project root); every key of it must be set
     in the target's env file or the secrets backend; required_keys: keys that must be non-empty."""
@@ -221,6 +230,7 @@ CHECKS.register_all("include.launch.plugins.checks", [
     ("synthetic_load", SyntheticLoadParams, "synthetic_load", "synthetic requests meet their criteria"),
     ("pool_settings_applied", NoParams, "health", "every replica reports the new pool settings"),
     ("evidence_present", EvidencePresentParams, "documents", "required evidence files exist"),
+    ("beta_elapsed", BetaElapsedParams, "documents", "the scorecard's window has run its planned days"),
     ("monitoring_config_valid", NoParams, "monitoring", "promtool and amtool accept the rendered config"),
     ("monitoring_live", NoParams, "monitoring", "rules loaded, targets up, metrics present, test alert delivered"),
     ("beta_enrolled", NoParams, "beta", "flags and detailed logging set for exactly the cohort"),

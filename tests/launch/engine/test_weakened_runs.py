@@ -1,0 +1,179 @@
+"""A trigger form that weakens the plan makes a weakened run: recorded, marked, and never counted by
+the next phase's order gate. Short windows belong in a plan marked ``mode: demo``; ``plan check``
+refuses them (and the replayed beta) in any other plan. Phase 4 judges only a beta that ran its days."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from include.launch.core.errors import PlanError
+from include.launch.engine import steps
+from include.launch.evidence.ledger import Event, Ledger
+from include.launch.evidence.runtime import PhaseRun
+from include.launch.plan import load_plan
+from include.launch.plan.loader import merge, parse_plan
+from include.launch.plugins.checks.catalog import BetaElapsedParams
+from include.launch.plugins.checks.documents import beta_elapsed
+from include.launch.spec.phase import build_phase_spec
+from include.launch.spec.weakened import weakenings
+
+PLANS = Path(__file__).resolve().parents[3] / "include" / "plans"
+
+
+def _context(run_id: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"run_id": run_id, "params": params or {}, "ti": SimpleNamespace(task_id="pre_checks.phase_order"),
+            "dag_run": SimpleNamespace(triggering_user_name="operator")}
+
+
+def test_every_weaker_form_value_is_named_and_the_plans_own_values_are_not() -> None:
+    spec = build_phase_spec(load_plan("accubooks"), "phase1_pool_scaling", "accubooks")
+    assert weakenings(spec, dict(spec.trigger_params)) == []
+    assert weakenings(spec, {"monitor_minutes": 0.1, "sample_interval_seconds": 120, "rollback_watch_minutes": 0,
+                             "synthetic_requests": 1, "concurrency": 10, "pool_max": 120}) == [
+        "monitor_minutes 0.1 < the plan's 60", "sample_interval_seconds 120 > the plan's 60",
+        "rollback_watch_minutes 0 < the plan's 15", "synthetic_requests 1 < the plan's 500"]
+    assert weakenings(spec, {"monitor_minutes": 90, "sample_interval_seconds": 10}) == []  # stronger is fine
+
+
+def _completed(ledger_db: str, run_id: str, weakened: list[str]) -> None:
+    Ledger(ledger_db).append(Event(launch_id="accubooks", event="phase_completed", phase_id="phase1_pool_scaling",
+                                   run_id=run_id, outcome="successful", payload={"weakened": weakened}))
+
+
+def test_a_weakened_completion_does_not_open_the_next_phase(ledger_db: str, evidence_base: Path) -> None:
+    _completed(ledger_db, "manual__short", ["monitor_minutes 0.1 < the plan's 60"])
+    spec = build_phase_spec(load_plan("accubooks"), "phase2_monitoring", "accubooks")
+    result = steps.phase_order(spec, _context("manual__phase2"))
+    assert result.outcome.value == "failed"
+    assert result.summary == ("phase 'phase1_pool_scaling' last completed in a weakened run (run manual__short: "
+                              "monitor_minutes 0.1 < the plan's 60); 'phase2_monitoring' needs a completion with the "
+                              "plan's own windows and load")
+    _completed(ledger_db, "manual__full", [])
+    opened = steps.phase_order(spec, _context("manual__phase2"))
+    assert opened.outcome.value == "successful" and "manual__full" in opened.summary
+    _completed(ledger_db, "manual__short_again", ["synthetic_requests 1 < the plan's 500"])  # the target now runs it
+    again = steps.phase_order(spec, _context("manual__phase2"))
+    assert again.outcome.value == "failed" and "manual__short_again" in again.summary
+
+
+def test_the_gate_records_a_weakened_run_and_says_so_in_slack(ledger_db: str, evidence_base: Path,
+                                                             slack: Any) -> None:
+    spec = build_phase_spec(load_plan("accubooks"), "phase1_pool_scaling", "accubooks")
+    context = _context("manual__weak", {**spec.trigger_params, "monitor_minutes": 1})
+    context["ti"] = SimpleNamespace(task_id="phase_gate")
+    steps.phase_gate(spec, context)
+    run = PhaseRun.from_context(spec, context)
+    (row,) = run.own_rows("run_weakened")
+    assert row.payload["weakened"] == ["monitor_minutes 1 < the plan's 60"]
+    assert run.own_rows("phase_started")[0].payload["weakened"] == ["monitor_minutes 1 < the plan's 60"]
+    assert any("weakened run" in text and "WEAKENED RUN: monitor_minutes 1" in text for text in slack.texts())
+    from include.launch.evidence.report import run_markings
+
+    assert run_markings(run) == ["- **WEAKENED RUN**: monitor_minutes 1 < the plan's 60; this completion does "
+                                 "not open the next phase"]
+    steps.release_lock(spec, context)
+
+
+# --- plans written over another ------------------------------------------------------------------
+
+def _over_accubooks(body: str) -> str:
+    return f"extends: {PLANS / 'accubooks.yaml'}\n{body}"
+
+
+def test_the_demo_plan_is_the_shipped_plan_with_short_windows_and_says_demo() -> None:
+    demo, shipped = load_plan("accubooks_demo"), load_plan("accubooks")
+    assert (demo.mode, demo.extends, shipped.mode) == ("demo", "accubooks", "production")
+    assert demo.phase("phase1_pool_scaling").soak.window_minutes == 1  # type: ignore[union-attr]
+    assert demo.phase("phase1_pool_scaling").approval == shipped.phase("phase1_pool_scaling").approval
+    assert [p.id for p in demo.phases] == [p.id for p in shipped.phases]
+    assert demo.data_model == shipped.data_model
+
+
+def test_a_plan_that_extends_another_may_not_weaken_it_unless_marked_demo() -> None:
+    body = "phases:\n  - id: phase2_monitoring\n    title: Monitoring, renamed\n" \
+           "  - id: phase3_beta\n    soak: {window_minutes: 30, interval_seconds: 900}\n"
+    with pytest.raises(PlanError) as refused:
+        parse_plan(_over_accubooks(body), "weaker.yaml")
+    assert refused.value.problems == [
+        "phases[2]: soak.window_minutes 30 < accubooks's 60; only a plan marked mode: demo may weaken the plan it "
+        "extends",
+        "phases[2]: soak.interval_seconds 900 > accubooks's 300; only a plan marked mode: demo may weaken the plan it "
+        "extends"]
+    assert parse_plan(_over_accubooks("mode: demo\n" + body), "demo.yaml").mode == "demo"
+    renamed = parse_plan(_over_accubooks("phases:\n  - id: phase2_monitoring\n    title: Renamed\n"), "ok.yaml")
+    assert renamed.phase("phase2_monitoring").title == "Renamed" and renamed.mode == "production"
+
+
+def test_a_replayed_beta_is_a_demo_allowance_only() -> None:
+    text = (PLANS / "accubooks_demo.yaml").read_text().replace("mode: demo", "mode: production")
+    with pytest.raises(PlanError) as refused:
+        parse_plan(text.replace("extends: accubooks", f"extends: {PLANS / 'accubooks.yaml'}"), "not_demo.yaml")
+    assert ("phases[3].pre_checks[1].params.replay_allowed: accepting a replayed beta is a demo allowance; only a "
+            "plan marked mode: demo may set it") in refused.value.problems
+
+
+@pytest.mark.parametrize(("extends", "reason"), [
+    ("no_such_plan", "extends: plan 'no_such_plan' cannot be read"),
+    ("3", "extends: must name a plan"),
+])
+def test_a_base_that_cannot_be_read_is_named(extends: str, reason: str) -> None:
+    with pytest.raises(PlanError) as refused:
+        parse_plan(f"extends: {extends}\nmode: demo\n", "x.yaml")
+    assert refused.value.problems[0].startswith(reason)
+
+
+def test_an_extends_cycle_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(f"extends: {tmp_path / 'b.yaml'}\n")
+    (tmp_path / "b.yaml").write_text(f"extends: {tmp_path / 'a.yaml'}\n")
+    with pytest.raises(PlanError, match="a cycle"):
+        load_plan(tmp_path / "a.yaml")
+
+
+def test_merge_takes_mappings_key_by_key_and_lists_of_ids_entry_by_entry() -> None:
+    base = {"a": {"x": 1, "y": 2}, "phases": [{"id": "p1", "v": 1}, {"id": "p2", "v": 2}], "l": [1, 2]}
+    over = {"a": {"y": 3}, "phases": [{"id": "p2", "v": 20}, {"id": "p3", "v": 3}], "l": [9]}
+    assert merge(base, over) == {"a": {"x": 1, "y": 3}, "l": [9],
+                                 "phases": [{"id": "p1", "v": 1}, {"id": "p2", "v": 20}, {"id": "p3", "v": 3}]}
+
+
+# --- Phase 4: a beta that ran its days ------------------------------------------------------------
+
+def _beta_started(ledger_db: str, start: datetime) -> PhaseRun:
+    Ledger(ledger_db).append(Event(launch_id="accubooks", event="beta_started", phase_id="phase3_beta",
+                                   run_id="manual__beta", outcome="successful", payload={"start": start.isoformat()}))
+    spec = build_phase_spec(load_plan("accubooks"), "phase4_review", "accubooks")
+    return PhaseRun(spec=spec, run_id="manual__review", task_id="pre_checks.beta_elapsed")
+
+
+def test_a_beta_whose_days_have_not_all_happened_is_refused_by_name(ledger_db: str) -> None:
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    run = _beta_started(ledger_db, now - timedelta(days=5))
+    result = beta_elapsed(run, BetaElapsedParams(scorecard="beta_daily_metrics"), now)
+    assert result.outcome.value == "failed"
+    assert result.summary == ("the 14-day window opened 2026-03-05 and ends 2026-03-19 00:00 UTC, 8 day(s) 12 h from "
+                              "now: the review cannot judge days that have not happened")
+    replay = beta_elapsed(run, BetaElapsedParams(scorecard="beta_daily_metrics", replay_allowed=True), now)
+    assert replay.outcome.value == "successful" and replay.summary.startswith("REPLAY: ")
+    assert replay.measured["replay"] is True
+
+
+def test_a_beta_that_ran_its_days_passes(ledger_db: str) -> None:
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    run = _beta_started(ledger_db, now - timedelta(days=15))
+    result = beta_elapsed(run, BetaElapsedParams(scorecard="beta_daily_metrics"), now)
+    assert result.outcome.value == "successful", result.summary
+    assert result.measured["replay"] is False
+
+
+def test_a_beta_that_never_started_or_an_unknown_scorecard_fails(ledger_db: str) -> None:
+    spec = build_phase_spec(load_plan("accubooks"), "phase4_review", "accubooks")
+    run = PhaseRun(spec=spec, run_id="manual__review", task_id="pre_checks.beta_elapsed")
+    never = beta_elapsed(run, BetaElapsedParams(scorecard="beta_daily_metrics"))
+    assert never.outcome.value == "failed" and "no beta_started row" in never.summary
+    unknown = beta_elapsed(run, BetaElapsedParams(scorecard="nope"))
+    assert unknown.outcome.value == "error" and "no scorecard 'nope'" in unknown.summary
