@@ -47,6 +47,18 @@ def _latest_run(rows: list[Row]) -> list[Row]:
     return [row for row in rows if row.run_id == run_id]
 
 
+def _marked(started: Row, status: str, outcome: str) -> str:
+    """The outcome with what makes a run no production evidence: a demo plan, a weakened form."""
+    if started.event != "phase_started":
+        return outcome
+    weakened = started.payload.get("weakened") or []
+    if weakened and status == "COMPLETE":
+        outcome = f"{outcome}, WEAKENED RUN ({'; '.join(weakened)}): does not open the next phase"
+    if started.payload.get("plan_mode") == "demo":
+        outcome = f"DEMO: {outcome}"
+    return outcome
+
+
 def phase_statuses(plan: Plan, ledger: Ledger) -> list[PhaseStatus]:
     rows = ledger.rows(launch_id=plan.launch.id)
     table = []
@@ -63,6 +75,7 @@ def phase_statuses(plan: Plan, ledger: Ledger) -> list[PhaseStatus]:
                 if row.event == "rollback_completed":
                     outcome = f"rolled back: {str(row.payload.get('reason', ''))[:80]}"
                 break
+        outcome = _marked(run_rows[0], status, outcome)
         undone = [row for row in rows if row.phase_id == phase.id and row.event == "manual_rollback_completed"
                   and row.seq > run_rows[-1].seq]
         if undone and status == "COMPLETE":  # rolled back by hand after it completed
@@ -74,7 +87,9 @@ def phase_statuses(plan: Plan, ledger: Ledger) -> list[PhaseStatus]:
 
 
 def status_markdown(plan: Plan, ledger: Ledger) -> str:
-    lines = [f"# {plan.launch.name}: launch status", "", "| Phase | Status | Duration | Start | End | Outcome |",
+    title = f"{plan.launch.name}: launch status" + (" (DEMO PLAN: not evidence for production)"
+                                                     if plan.mode == "demo" else "")
+    lines = [f"# {title}", "", "| Phase | Status | Duration | Start | End | Outcome |",
              "|---|---|---|---|---|---|"]
     for item in phase_statuses(plan, ledger):
         start = item.start.strftime("%Y-%m-%d %H:%M") if item.start else "-"

@@ -177,3 +177,19 @@ def test_a_beta_that_never_started_or_an_unknown_scorecard_fails(ledger_db: str)
     assert never.outcome.value == "failed" and "no beta_started row" in never.summary
     unknown = beta_elapsed(run, BetaElapsedParams(scorecard="nope"))
     assert unknown.outcome.value == "error" and "no scorecard 'nope'" in unknown.summary
+
+
+def test_the_status_table_says_weakened_and_demo(ledger_db: str) -> None:
+    from include.launch.evidence.status import phase_statuses, status_markdown
+
+    ledger = Ledger(ledger_db)
+    for event, payload in (("phase_started", {"weakened": ["monitor_minutes 1 < the plan's 60"],
+                                              "plan_mode": "demo"}), ("phase_completed", {})):
+        ledger.append(Event(launch_id="accubooks", event=event, phase_id="phase1_pool_scaling",
+                            run_id="manual__weak", outcome="successful" if payload == {} else "", payload=payload))
+    row = phase_statuses(load_plan("accubooks"), ledger)[0]
+    assert row.status == "COMPLETE"
+    assert row.outcome == ("DEMO: success, WEAKENED RUN (monitor_minutes 1 < the plan's 60): does not open the "
+                           "next phase")
+    assert status_markdown(load_plan("accubooks_demo"), ledger).startswith(
+        "# AccuBooks v1.0.0 -> v1.0.1: launch status (DEMO PLAN: not evidence for production)")
