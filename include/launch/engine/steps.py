@@ -356,7 +356,7 @@ def complete(spec: PhaseSpec, context: Any) -> dict[str, Any]:
     require_evidence_files(run)
     weakened = next((row.payload.get("weakened") or [] for row in run.own_rows("phase_started")), [])
     run.record("phase_completed", Outcome.SUCCESSFUL.value,
-               {"report": report.path, "weakened": weakened, "plan_mode": spec.plan.mode}, [report])
+               {"report": report.path, "weakened": weakened}, [report])
     marked = " (WEAKENED RUN)" if weakened else ""
     run.notify("completed", f"{spec.phase.title} completed{marked}; report {report.path}")
     return {"outcome": "completed", "report": report.path}

@@ -193,3 +193,12 @@ def test_the_status_table_says_weakened_and_demo(ledger_db: str) -> None:
                            "next phase")
     assert status_markdown(load_plan("accubooks_demo"), ledger).startswith(
         "# AccuBooks v1.0.0 -> v1.0.1: launch status (DEMO PLAN: not evidence for production)")
+
+
+def test_a_demo_plans_report_names_the_plan_it_extends(ledger_db: str) -> None:
+    from include.launch.evidence.report import run_markings
+
+    spec = build_phase_spec(load_plan("accubooks_demo"), "phase1_pool_scaling", "accubooks_demo")
+    run = PhaseRun(spec=spec, run_id="manual__demo", task_id="complete")
+    assert run_markings(run) == ["- **DEMO PLAN** (over `accubooks`): shortened windows and demo allowances; not "
+                                 "evidence for production"]
