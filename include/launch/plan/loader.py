@@ -102,7 +102,7 @@ def merge(base: Any, override: Any) -> Any:
 def extension_problems(plan: Plan, base: Plan) -> list[str]:
     """A plan written over another may weaken its windows and load only when marked ``mode: demo``;
     the demo-only allowances are refused everywhere else."""
-    from include.launch.spec.weakened import weakened_against
+    from include.launch.plan.weakening import weakened_against
 
     if plan.mode == "demo":
         return []
