@@ -59,6 +59,28 @@ def _marked(started: Row, status: str, outcome: str) -> str:
     return outcome
 
 
+def _watch(rows: list[Row]) -> str:
+    """What the watch after the rollback saw, in the words an on-call engineer needs."""
+    for row in rows:
+        if row.event == "rollback_watch_completed":
+            return f"watched {row.payload.get('samples', '?')} samples after it: held"
+        if row.event == "rollback_watch_breached":
+            return f"BREACH IN THE WATCH AFTER IT (P0): {str(row.payload.get('summary', ''))[:80]}"
+        if row.event == "rollback_watch_skipped":
+            return "NOT WATCHED after it (the form asked for 0 min: weakened run)"
+    return "watch after it still running or never started"
+
+
+def rollback_outcome(row: Row, rows: list[Row]) -> str:
+    """The reason, the rollback's duration against its target, and the watch after it."""
+    minutes, target = row.payload.get("duration_minutes"), row.payload.get("target_minutes")
+    took = ""
+    if minutes is not None:
+        late = "" if row.payload.get("within_target", True) else ", OVER: P1"
+        took = f"; took {float(minutes):.1f} min" + ("" if target is None else f" (target {float(target):g}{late})")
+    return f"rolled back: {str(row.payload.get('reason', ''))[:80]}{took}; {_watch(rows)}"
+
+
 def phase_statuses(plan: Plan, ledger: Ledger) -> list[PhaseStatus]:
     rows = ledger.rows(launch_id=plan.launch.id)
     table = []
@@ -73,7 +95,7 @@ def phase_statuses(plan: Plan, ledger: Ledger) -> list[PhaseStatus]:
                 status, outcome = ENDINGS[row.event]
                 end = row.recorded_at
                 if row.event == "rollback_completed":
-                    outcome = f"rolled back: {str(row.payload.get('reason', ''))[:80]}"
+                    outcome = rollback_outcome(row, run_rows)
                 break
         outcome = _marked(run_rows[0], status, outcome)
         undone = [row for row in rows if row.phase_id == phase.id and row.event == "manual_rollback_completed"

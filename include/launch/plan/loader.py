@@ -100,19 +100,25 @@ def merge(base: Any, override: Any) -> Any:
 
 
 def extension_problems(plan: Plan, base: Plan) -> list[str]:
-    """A plan written over another may weaken its windows and load only when marked ``mode: demo``;
-    the demo-only allowances are refused everywhere else."""
-    from include.launch.plan.weakening import weakened_against
+    """A plan written over another may weaken its windows and load, or drop and loosen its rules,
+    only when marked ``mode: demo``; the demo-only allowances are refused everywhere else."""
+    from include.launch.plan.weakening import loosened_against, scorecard_loosened, weakened_against
 
     if plan.mode == "demo":
         return []
-    problems = []
+    found: list[str] = []
     for index, phase in enumerate(plan.phases):
         original = next((p for p in base.phases if p.id == phase.id), None)
         if original is not None:
-            problems += [f"phases[{index}]: {found}; only a plan marked mode: demo may weaken the plan it extends"
-                         for found in weakened_against(original, phase, base.launch.id)]
-    return problems
+            found += [f"phases[{index}]: {problem}" for problem in
+                      weakened_against(original, phase, base.launch.id) + loosened_against(original, phase,
+                                                                                            base.launch.id)]
+    for index, card in enumerate(plan.scorecards):
+        original_card = next((c for c in base.scorecards if c.id == card.id), None)
+        if original_card is not None:
+            found += [f"scorecards[{index}]: {problem}"
+                      for problem in scorecard_loosened(original_card, card, base.launch.id)]
+    return [f"{problem}; only a plan marked mode: demo may weaken the plan it extends" for problem in found]
 
 
 def _resolve(source: str | Path) -> Path:

@@ -76,3 +76,34 @@ def test_a_page_that_cannot_be_delivered_is_recorded_and_said_in_slack(phase_run
     failed = Ledger(phase_run.ledger.dsn).rows(event="page_failed")
     assert len(failed) == 1 and "ConnectionError" in failed[0].payload["error"]
     assert any("PAGE NOT DELIVERED" in text and "breach after the rollback" in text for text in slack.texts())
+
+
+@pytest.mark.parametrize(("watch", "within", "said"), [
+    (("rollback_watch_completed", "successful", {"samples": 15}), True,
+     "rolled back: error_rate_percent > 1; took 0.5 min (target 10); watched 15 samples after it: held"),
+    (("rollback_watch_breached", "failed", {"summary": "error rate 4 %"}), True,
+     "rolled back: error_rate_percent > 1; took 0.5 min (target 10); BREACH IN THE WATCH AFTER IT (P0): "
+     "error rate 4 %"),
+    (("rollback_watch_skipped", "not_applicable", {}), False,
+     "rolled back: error_rate_percent > 1; took 0.5 min (target 10, OVER: P1); NOT WATCHED after it (the form asked "
+     "for 0 min: weakened run)"),
+    (None, True, "rolled back: error_rate_percent > 1; took 0.5 min (target 10); watch after it still running or "
+                 "never started"),
+], ids=["held", "breached", "skipped-and-late", "no-watch-yet"])
+def test_the_status_table_says_how_the_rollback_went_and_what_the_watch_saw(
+        fresh_db: str, watch: tuple[str, str, dict[str, object]] | None, within: bool, said: str) -> None:
+    """Nothing reads "rolled back" alone: the duration against the plan's target and the watch's
+    verdict are on the same line, so a watch that never ran is never mistaken for one that held."""
+    from include.launch.evidence.ledger import Event
+    from include.launch.evidence.status import phase_statuses
+
+    ledger = Ledger(fresh_db)
+    ledger.ensure_schema()
+    rows = [("phase_started", "", {}),
+            ("rollback_completed", "successful", {"reason": "error_rate_percent > 1", "duration_minutes": 0.5,
+                                                  "target_minutes": 10, "within_target": within})]
+    for event, outcome, payload in rows + ([watch] if watch else []):
+        ledger.append(Event(launch_id="accubooks", phase_id="phase1_pool_scaling", run_id="r1", task_id="t",
+                            event=event, outcome=outcome, payload=payload))
+    status = phase_statuses(load_plan("accubooks"), ledger)[0]
+    assert (status.status, status.outcome) == ("ROLLED BACK", said)

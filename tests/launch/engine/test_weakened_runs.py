@@ -109,6 +109,76 @@ def test_a_plan_that_extends_another_may_not_weaken_it_unless_marked_demo() -> N
     assert renamed.phase("phase2_monitoring").title == "Renamed" and renamed.mode == "production"
 
 
+LOOSER_RULES = """phases:
+  - id: phase1_pool_scaling
+    approval: {comment_min_chars: 5}
+    rollback_triggers:
+      - {metric: error_rate_percent, op: ">", threshold: 5, sustained_minutes: 10, severity: P0}
+      - {metric: latency_p95_ms, op: ">", threshold: 1000, sustained_minutes: 5, severity: P1}
+      - {metric: latency_regression_percent, op: ">", threshold: 20, severity: P1,
+         when: {metric: latency_regression_ms, op: ">", threshold: 25}}
+      - {metric: connection_churn_count, op: ">", threshold: 100, sustained_minutes: 1, severity: P1}
+      - {metric: db_cpu_percent, op: ">", threshold: 90, sustained_minutes: 5, severity: P1}
+      - {metric: active_incidents_count, op: ">", threshold: 0, severity: P0}
+scorecards:
+  - id: beta_daily_metrics
+    days: 7
+"""
+
+
+def test_an_extending_plan_may_not_drop_or_loosen_a_rule_unless_marked_demo() -> None:
+    """Thresholds, durations, severities, checks and the approval are rules too: a production plan
+    written over another keeps each of them at least as strict."""
+    shipped = load_plan("accubooks").phase("phase1_pool_scaling")
+    body = LOOSER_RULES.replace("scorecards:", "    pre_checks:\n      - {kind: database_health}\nscorecards:")
+    with pytest.raises(PlanError) as refused:
+        parse_plan(_over_accubooks(body), "looser.yaml")
+    problems = [problem.removesuffix("; only a plan marked mode: demo may weaken the plan it extends")
+                for problem in refused.value.problems]
+    assert "phases[0]: rollback_triggers: error_rate_percent > 5 is looser than accubooks's error_rate_percent > 1" \
+        in problems
+    assert "phases[0]: rollback_triggers: error_rate_percent > 5 sustained 10 min > accubooks's 5 min" in problems
+    assert "phases[0]: approval.comment_min_chars 5 < accubooks's 20" in problems
+    assert "scorecards[0]: days 7 < accubooks's 14" in problems
+    dropped = {c.name or c.kind for c in shipped.pre_checks} - {"database_health"}
+    assert dropped
+    assert all(f"phases[0]: pre_checks: accubooks's check {name} is missing" in problems for name in dropped)
+    assert all(problem.endswith("; only a plan marked mode: demo may weaken the plan it extends")
+               for problem in refused.value.problems)
+    assert parse_plan(_over_accubooks("mode: demo\n" + body), "demo.yaml").mode == "demo"
+
+
+@pytest.mark.parametrize(("rule", "reason"), [
+    ('{metric: db_cpu_percent, op: ">", threshold: 90, sustained_minutes: 5, severity: P2}',
+     "rollback_triggers: db_cpu_percent > 90 raises P2, accubooks's P1"),
+    ('{metric: db_cpu_percent, op: ">", threshold: 90, sustained_minutes: 5, severity: P1,'
+     ' when: {metric: error_rate_percent, op: ">", threshold: 1}}',
+     "rollback_triggers: db_cpu_percent > 90 when error_rate_percent > 1 is judged only when error_rate_percent > 1, "
+     "accubooks's always"),
+    ('{metric: db_cpu_percent, op: ">=", threshold: 90, sustained_minutes: 5, severity: P1}',
+     "accubooks's db_cpu_percent > 90 is missing"),
+    ('{metric: db_cpu_percent, op: ">", threshold: 95, sustained_minutes: 5, severity: P1}',
+     "rollback_triggers: db_cpu_percent > 95 is looser than accubooks's db_cpu_percent > 90"),
+])
+def test_each_way_of_loosening_a_trigger_is_named(rule: str, reason: str) -> None:
+    shipped_cpu = '{metric: db_cpu_percent, op: ">", threshold: 90, sustained_minutes: 5, severity: P1}'
+    body = LOOSER_RULES.replace(shipped_cpu, rule).replace("threshold: 5, sustained_minutes: 10",
+                                                           "threshold: 1, sustained_minutes: 5")
+    with pytest.raises(PlanError) as refused:
+        parse_plan(_over_accubooks(body), "looser.yaml")
+    assert any(reason in problem for problem in refused.value.problems), refused.value.problems
+
+
+def test_an_extending_plan_may_tighten_every_rule() -> None:
+    body = (LOOSER_RULES.replace("threshold: 5, sustained_minutes: 10", "threshold: 0.5, sustained_minutes: 1")
+            .replace("{comment_min_chars: 5}", "{comment_min_chars: 40}").replace("days: 7", "days: 21")
+            .replace("threshold: 90, sustained_minutes: 5", "threshold: 80, sustained_minutes: 2")
+            .replace("severity: P1}", "severity: P0}"))
+    plan = parse_plan(_over_accubooks(body), "stricter.yaml")
+    trigger = plan.phase("phase1_pool_scaling").rollback_triggers[0]
+    assert (trigger.threshold, trigger.sustained_minutes, plan.scorecards[0].days) == (0.5, 1, 21)
+
+
 def test_a_replayed_beta_is_a_demo_allowance_only() -> None:
     text = (PLANS / "accubooks_demo.yaml").read_text().replace("mode: demo", "mode: production")
     with pytest.raises(PlanError) as refused:
