@@ -1,7 +1,7 @@
 """For each check kind: make it always pass, run the tests that name it, and report whether any
 test noticed. A SURVIVED kind is a check whose breakage no test would catch.
 
-    .venv/bin/python scripts/mutate_checks.py [KIND ...]      # default: every registered kind
+    .venv/bin/python scripts/mutate_checks.py [--jobs N] [KIND ...]   # default: every kind, 2 at a time
 
 Tests run in-process (dag.test), so a mutant reaches every check they run; the real-Airflow tests
 (tests/e2e, tests/celery) start their own processes and are left out. Exit 1 if any kind survived.
@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,32 +35,44 @@ def tests_naming(kind: str) -> list[str]:
     return direct + suites_used
 
 
-def main(kinds: list[str]) -> int:
+def verdict(kind: str) -> tuple[str, bool]:
+    """One kind's line of the report, and whether its mutant survived."""
+    paths = tests_naming(kind)
+    if not paths:
+        return f"{kind:26} SURVIVED  no test names it", True
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.harness.mutant", "-x", "-q",
+                             "-p", "no:cacheprovider", *paths], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "LAUNCH_MUTANT_CHECK": kind})
+    seconds = time.monotonic() - started
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+    if result.returncode == 0:
+        return f"{kind:26} SURVIVED  {len(paths)} test path(s) all passed ({seconds:.0f} s)", True
+    if failed:
+        return f"{kind:26} killed    by {failed[0].removeprefix('FAILED ').split(' - ')[0]} ({seconds:.0f} s)", False
+    return f"{kind:26} ERROR     pytest exit {result.returncode}: {result.stdout.strip().splitlines()[-1:]}", True
+
+
+def main(argv: list[str]) -> int:
+    """``--jobs N`` kinds at once (default 2): the tests mostly wait on real services, so two
+    pytest processes keep a 2-core machine busy; each makes its own databases on one server."""
     sys.path.insert(0, str(ROOT))
+    from include.devservices.postgres import start_server
     from include.launch.plugins.checks import CHECKS
 
+    jobs = 2
+    if argv[:1] == ["--jobs"]:
+        jobs, argv = int(argv[1]), argv[2:]
+    start_server()  # once, before the pytest processes share it
+    started = time.monotonic()
     survived = []
-    for kind in kinds or CHECKS.names():
-        paths = tests_naming(kind)
-        if not paths:
-            print(f"{kind:26} SURVIVED  no test names it")
-            survived.append(kind)
-            continue
-        started = time.monotonic()
-        result = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.harness.mutant", "-x", "-q",
-                                 "-p", "no:cacheprovider", *paths], cwd=ROOT, capture_output=True, text=True,
-                                env={**os.environ, "LAUNCH_MUTANT_CHECK": kind})
-        seconds = time.monotonic() - started
-        failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
-        if result.returncode == 0:
-            print(f"{kind:26} SURVIVED  {len(paths)} test path(s) all passed ({seconds:.0f} s)")
-            survived.append(kind)
-        elif failed:
-            print(f"{kind:26} killed    by {failed[0].removeprefix('FAILED ').split(' - ')[0]} ({seconds:.0f} s)")
-        else:
-            print(f"{kind:26} ERROR     pytest exit {result.returncode}: {result.stdout.strip().splitlines()[-1:]}")
-            survived.append(kind)
-    print(f"{len(survived)} kind(s) survived: {', '.join(survived) or 'none'}")
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for line, lived in pool.map(verdict, argv or CHECKS.names()):
+            print(line, flush=True)
+            if lived:
+                survived.append(line.split()[0])
+    print(f"{len(survived)} kind(s) survived: {', '.join(survived) or 'none'} "
+          f"({time.monotonic() - started:.0f} s, {jobs} at a time)")
     return 1 if survived else 0
 
 
