@@ -33,13 +33,21 @@ def beta_enrolled(run: PhaseRun, params: NoParams) -> CheckResult:
     cohort = {str(i.tenant_id) for i in parse_cohort(list(change.cohort))[0]}
     state = read_enrollment(target_dsn(run), [change.flag, change.logging_flag])
     problems = []
+    now = datetime.now(UTC)
     for flag in (change.flag, change.logging_flag):
-        enabled = set(state["enabled"][flag])
-        if missing := sorted(cohort - enabled, key=int):
+        granted = state["enabled"][flag]
+        # A flag past its expires_at is off, whatever its enabled column says.
+        ends = {t: datetime.fromisoformat(x) for t, x in granted.items() if x is not None}
+        expired = {t for t, end in ends.items() if end <= now}
+        enabled = set(granted) - expired
+        if lapsed := sorted(cohort & expired, key=int):
+            problems.append(f"{flag} expired for cohort tenant(s) " + ", ".join(
+                f"{t} (at {ends[t].astimezone(UTC):%Y-%m-%d %H:%M} UTC)" for t in lapsed))
+        if missing := sorted(cohort - enabled - expired, key=int):
             problems.append(f"{flag} off for cohort tenant(s) {', '.join(missing)}")
         if extra := sorted(enabled - cohort, key=int):
             problems.append(f"{flag} on for tenant(s) outside the cohort: {', '.join(extra)}")
-    latest = datetime.now(UTC) + timedelta(hours=change.detailed_logging_hours) + EXPIRY_SLACK
+    latest = now + timedelta(hours=change.detailed_logging_hours) + EXPIRY_SLACK
     for tenant, expires in state["enabled"][change.logging_flag].items():
         if tenant in cohort and (expires is None or datetime.fromisoformat(expires) > latest):
             problems.append(f"{change.logging_flag} for tenant {tenant} does not expire within "
