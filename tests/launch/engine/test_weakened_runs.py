@@ -18,9 +18,11 @@ from include.launch.evidence.runtime import PhaseRun
 from include.launch.plan import load_plan
 from include.launch.plan.loader import merge, parse_plan
 from include.launch.plugins.checks.catalog import BetaElapsedParams
-from include.launch.plugins.checks.documents import beta_elapsed
 from include.launch.spec.phase import build_phase_spec
 from include.launch.spec.weakened import weakenings
+from tests.harness.checks import registered_check
+
+beta_elapsed = registered_check("beta_elapsed")  # through the registry: the mutant reaches it
 
 PLANS = Path(__file__).resolve().parents[3] / "include" / "plans"
 

@@ -106,6 +106,10 @@ def service_env(redis_url: str, jwt_secret: str, version: str) -> dict[str, str]
             "WORKER_INTERVAL_SECONDS": "0"}
 
 
+def _stop_cluster(state_dir: Path) -> None:
+    supervisor.stop_all(supervisor.ClusterState.load(state_dir))
+
+
 @contextmanager
 def launch_b_target(pg_server: Any, base: Path, tenants: int = 30) -> Iterator[LaunchB]:
     db_url = pg_server.create_database("recon")
@@ -122,7 +126,7 @@ def launch_b_target(pg_server: Any, base: Path, tenants: int = 30) -> Iterator[L
             (state_dir / supervisor.TOKEN_FILE).write_text(token)
             env_file = write_env_file(state_dir / "service.env", service_env(redis.url, jwt_secret, STABLE))
             state = supervisor.start_replicas(state_dir, env_file, 2, db_url=db_url, faults_enabled=True)
-            stack.callback(lambda d=state_dir: supervisor.stop_all(supervisor.ClusterState.load(d)))
+            stack.callback(_stop_cluster, state_dir)
             clusters.append(state)
         stable, canary = clusters
         servers = [(f"127.0.0.1:{r.port}", 1) for r in stable.replicas]

@@ -13,9 +13,11 @@ from include.launch.core.vocabulary import Comparison, Metric, Outcome
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.plan import load_plan
 from include.launch.plugins.checks.catalog import MetricGateParams
-from include.launch.plugins.checks.metric_gate import metric_gate
 from include.launch.spec.phase import build_phase_spec
+from tests.harness.checks import registered_check
 from tests.harness.target import LiveTraffic, RunningTarget
+
+metric_gate = registered_check("metric_gate")  # through the registry: the mutant reaches it
 
 ERRORS_UNDER_A_TENTH = MetricGateParams(criteria=[Criterion(metric=Metric.ERROR_RATE_PERCENT, op=Comparison.LT,
                                                             threshold=0.1)], window_seconds=2)

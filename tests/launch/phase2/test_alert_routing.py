@@ -14,11 +14,13 @@ from include.devservices.prometheus import MonitoringStack, monitoring_stack
 from include.launch.core.vocabulary import Outcome
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.plan import load_plan
-from include.launch.plugins.checks.alerts import alert_routing
 from include.launch.plugins.checks.catalog import AlertRoutingParams
 from include.launch.spec.phase import build_phase_spec
 from include.monitoring.alertmanager_config import alertmanager_document
 from include.monitoring.settings import MonitoringSettings
+from tests.harness.checks import registered_check
+
+alert_routing = registered_check("alert_routing")  # through the registry: the mutant reaches it
 
 PARAMS = AlertRoutingParams(receivers=["slack", "pager"])
 

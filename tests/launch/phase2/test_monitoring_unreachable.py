@@ -12,8 +12,11 @@ from include.launch.core.vocabulary import Outcome
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.plan import load_plan
 from include.launch.plugins.checks.catalog import NoParams
-from include.launch.plugins.checks.monitoring import monitoring_config_valid, monitoring_live
 from include.launch.spec.phase import build_phase_spec
+from tests.harness.checks import registered_check
+
+monitoring_config_valid = registered_check("monitoring_config_valid")  # through the registry: the mutant reaches it
+monitoring_live = registered_check("monitoring_live")  # through the registry: the mutant reaches it
 
 
 @pytest.fixture()

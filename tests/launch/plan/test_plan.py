@@ -239,3 +239,27 @@ def test_cli_rejects_invalid_plan_without_traceback(tmp_path: Path) -> None:
     assert f"{bad}: invalid launch plan" in result.stderr
     assert "phases[0].approval.approvers" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+RECONCILIATION = yaml.safe_load((PLANS_DIR / "reconciliation.yaml").read_text())
+
+
+def _go_no_go_check(kind: str, **params: Any) -> Mutation:
+    def mutate(plan: dict[str, Any]) -> None:
+        check = next(c for c in plan["phases"][0]["pre_checks"] if c["kind"] == kind)
+        check["params"].update(params)
+    return mutate
+
+
+@pytest.mark.parametrize(("mutation", "expected"), [
+    (_go_no_go_check("chaos", faults=["database_down", "replica_crash"]),
+     ".params.faults[1]: Input should be 'database_down' or 'redis_down' (got 'replica_crash')"),
+    (_go_no_go_check("secrets_present", fingerprint_secret="SIGNING_KEY"),
+     "fingerprint_secret 'SIGNING_KEY' is not one of names ['JWT_SECRET', 'DATABASE_URL', 'REDIS_URL']"),
+], ids=["chaos-fault-it-cannot-observe", "fingerprint-of-an-unread-secret"])
+def test_a_gate_that_could_not_measure_what_its_params_ask_is_refused(mutation: Mutation, expected: str) -> None:
+    document = copy.deepcopy(RECONCILIATION)
+    mutation(document)
+    with pytest.raises(PlanError) as caught:
+        parse_plan(yaml.safe_dump(document), "mutated.yaml")
+    assert expected in str(caught.value), str(caught.value)

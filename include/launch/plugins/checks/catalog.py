@@ -77,6 +77,13 @@ class SecretsPresentParams(Params):
     forbidden_fallbacks: list[str] = Field(default_factory=list)
     fingerprint_secret: str | None = None
 
+    @model_validator(mode="after")
+    def _fingerprint_of_a_named_secret(self) -> SecretsPresentParams:
+        if self.fingerprint_secret is not None and self.fingerprint_secret not in self.names:
+            raise ValueError(f"fingerprint_secret {self.fingerprint_secret!r} is not one of names {self.names}: "
+                             "the replicas' fingerprint would be compared with a secret the check never reads")
+        return self
+
 
 class HttpExpectationParams(Params):
     """route/method: what is called (``{tenant_id}``, ``{project_id}``, ``{job_id}`` are filled from
@@ -132,7 +139,9 @@ class ChaosParams(Params):
     inject/restore commands); observe_seconds: how long the service is watched without it
     (default 5); recovery_seconds: how soon after the restore it must be healthy again (60)."""
 
-    faults: list[Literal["database_down", "redis_down", "replica_crash"]] = Field(min_length=1)
+    # Only faults the check can see in /health (include.launch.plugins.checks.chaos.DEPENDENCY): a
+    # fault it could not observe would always fail, or worse, be taken as tested.
+    faults: list[Literal["database_down", "redis_down"]] = Field(min_length=1)
     observe_seconds: float = Field(default=5.0, gt=0, le=600)
     recovery_seconds: float = Field(default=60.0, gt=0)
 
