@@ -260,7 +260,7 @@ def render_board(board: "Board", ui_base: str, evidence_links: bool = True) -> s
         parts.append('<p class="muted" id="no-incidents">No open incident.</p>')
     else:
         items = "".join(f"<li>{_badge(i.severity)} <b>{_e(i.incident_id)}</b> {_e(i.title)} <span class='muted'>"
-                        f"{_e(i.phase_id)} &middot; since {_when(i.opened_at)}</span></li>"
+                        f"{_e(i.phase_id)} &middot; {_e(i.status)} &middot; since {_when(i.opened_at)}</span></li>"
                         for i in board.incidents.items)
         parts.append(f'<ul id="incidents">{items}</ul>')
 

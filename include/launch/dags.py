@@ -59,12 +59,20 @@ def manual_rollback_dag(plan: str) -> DAG:
     return _render(plan, "phases", build_manual_rollback_dag)
 
 
+def incident_dags(plan: str) -> list[DAG]:
+    """The launch's incident escalation (scheduled) and incident step (triggered) DAGs."""
+    from include.launch.engine.incident_dags import build_escalation_dag, build_step_dag
+
+    return [_render(plan, "incidents", build_escalation_dag), _render(plan, "incidents", build_step_dag)]
+
+
 def launch_dags(plan: str) -> dict[str, DAG]:
-    """Every DAG of a plan by dag_id (phases, scorecards, the manual rollback when a phase allows
-    one), for a DAG file that publishes a whole launch, such as the demo plan's."""
+    """Every DAG of a plan by dag_id (phases, scorecards, the incident DAGs, the manual rollback when
+    a phase allows one), for a DAG file that publishes a whole launch, such as the demo plan's."""
     loaded = _plan(plan)
     dags = [phase_dag(plan, phase.id) for phase in loaded.phases]
     dags += [scorecard_dag(plan, card.id) for card in loaded.scorecards]
     if any(phase.rollback is not None and phase.rollback.manual_by_role for phase in loaded.phases):
         dags.append(manual_rollback_dag(plan))
+    dags += incident_dags(plan)
     return {dag.dag_id: dag for dag in dags}

@@ -28,6 +28,12 @@ def approval_only(plan: dict[str, Any]) -> None:
             approval = phase["approval"]
             if approval.get("required_roles"):
                 approval["approvers"] = [a for a in approval["approvers"] if a["role"] in approval["required_roles"]]
+    held = {a["role"] for phase in plan["phases"] for a in phase["approval"]["approvers"]}
+    held |= {a["role"] for window in plan.get("freeze_windows", []) for a in (window.get("override") or {}).get(
+        "approvers", [])}
+    for rule in plan.get("incidents", []):  # a role nobody holds any more may not resolve a P0 (plan check)
+        if "resolved_by_roles" in rule:
+            rule["resolved_by_roles"] = [role for role in rule["resolved_by_roles"] if role in held]
 
 
 def variant_plan_file(dag: Any) -> Path:

@@ -258,11 +258,11 @@ def enrich(run: Any, sample: Sample) -> Sample:
     """Add what the engine derives: open P0 incidents and the p95 regression against the baseline."""
     if sample.error:
         return sample
-    from include.launch.plugins.checks.incidents import open_incidents
+    from include.launch.evidence.incident_log import open_incidents
     from include.launch.plugins.checks.synthetic_load import baseline_p95, regression_ms, regression_percent
 
     values = dict(sample.values)
-    values["active_incidents_count"] = float(sum(1 for i in open_incidents(run) if i["severity"] == "P0"))
+    values["active_incidents_count"] = float(len(open_incidents(run.ledger.rows(launch_id=run.spec.launch_id), {"P0"})))
     baseline = baseline_p95(run, "metric_gate")
     values["latency_regression_percent"] = regression_percent(baseline, values.get("latency_p95_ms"))
     values["latency_regression_ms"] = regression_ms(baseline, values.get("latency_p95_ms"))

@@ -48,6 +48,9 @@ def phase_gate(spec: PhaseSpec, context: Any) -> dict[str, Any]:
         run.record("params_refused", Outcome.FAILED.value, {"error": str(exc), "params": run.params})
         raise AirflowFailException(f"trigger params refused: {exc}") from None
     refuse_second_change(run, CHANGE_EVENTS)
+    from include.launch.engine.incidents import refuse_while_incidents_block
+
+    refuse_while_incidents_block(run)
     holder = locks.acquire(run.ledger.dsn, spec.launch_id, spec.dag_id, run.run_id)
     if holder is not None:
         reason = (f"another change of launch {spec.launch_id!r} is in progress "

@@ -18,6 +18,7 @@ ENDINGS = {
     "phase_refused": ("REFUSED", "another change in progress"),
     "params_refused": ("REFUSED", "bad trigger params"),
     "gate_bypass_refused": ("REFUSED", "gate bypass refused (P1)"),
+    "blocked_by_incident": ("REFUSED", "an open incident stops this change"),
 }
 
 

@@ -327,12 +327,16 @@ class FreezeWindow(Model):
 
 
 class IncidentRule(Model):
-    """severity: P0/P1/P2; when: the documents' conditions; actions: what the pipeline does."""
+    """severity: P0/P1/P2; when: the documents' conditions; actions: what happens (each one the engine
+    enforces or a duty for people: include.launch.plan.incident_rules); respond_within_minutes: an
+    incident nobody acknowledged by then pages and is recorded as escalated; resolved_by_roles: the
+    approver roles whose holders may resolve it (required for P0; empty: anyone the plan names)."""
 
     severity: Severity
     when: list[str] = Field(min_length=1)
     actions: list[str] = Field(min_length=1)
     respond_within_minutes: float | None = Field(default=None, gt=0)
+    resolved_by_roles: list[str] = Field(default_factory=list)
 
 
 class Scorecard(Model):

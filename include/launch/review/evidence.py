@@ -95,14 +95,12 @@ def load(store: EvidenceStore, folder: str, ledger_rows: list[Any], beta_phase: 
     if evidence.days:
         for name in list_names(store, f"{folder}/charts/{evidence.last}/*.svg"):
             evidence.charts[name.rsplit("/", 1)[-1].removesuffix(".svg")] = name
-    resolved = {row.payload.get("incident_id") for row in ledger_rows if row.event == "incident_resolved"}
-    for row in ledger_rows:
-        if row.event != "incident_opened":
-            continue
-        ident = str(row.payload.get("incident_id"))
-        if row.phase_id != beta_phase and ident in resolved:
+    from include.launch.evidence.incident_log import incidents
+
+    for found in incidents(list(ledger_rows)):
+        if found.phase_id != beta_phase and not found.is_open:
             continue  # resolved incidents of other phases are theirs; open ones always count
-        evidence.incidents.append(Incident(ident, str(row.outcome), str(row.payload.get("title", "")), row.phase_id,
-                                           "resolved" if ident in resolved else "open",
-                                           row.recorded_at.isoformat(timespec="minutes")))
+        evidence.incidents.append(Incident(found.incident_id, found.severity, found.title, found.phase_id,
+                                           "open" if found.is_open else "resolved",
+                                           found.opened_at.isoformat(timespec="minutes")))
     return evidence

@@ -345,9 +345,9 @@ def surveys(spec: ScorecardSpec, context: Any) -> dict[str, Any]:
 # --- quality ------------------------------------------------------------------------------------
 
 def _open_titles(run: PhaseRun) -> dict[str, str]:
-    from include.launch.plugins.checks.incidents import open_incidents
+    from include.launch.evidence.incident_log import open_incidents
 
-    return {i["title"]: i["incident_id"] for i in open_incidents(run)}
+    return {i.title: i.incident_id for i in open_incidents(run.ledger.rows(launch_id=run.spec.launch_id))}
 
 
 def open_once(run: PhaseRun, severity: str, title: str, summary: str, data_integrity: str = "OK") -> dict[str, Any]:

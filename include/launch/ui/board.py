@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from include.launch.core.errors import EvidenceError
+from include.launch.evidence.incident_log import Incident
+from include.launch.evidence.incident_log import open_incidents as unresolved
 from include.launch.evidence.store import resolve_base
 
 if TYPE_CHECKING:
@@ -89,15 +91,6 @@ class PendingApproval:
     assigned_users: list[str]
     created_at: datetime | None
     url: str
-
-
-@dataclass(frozen=True)
-class Incident:
-    incident_id: str
-    severity: str
-    title: str
-    opened_at: datetime | None
-    phase_id: str
 
 
 @dataclass(frozen=True)
@@ -194,13 +187,8 @@ def phase_table(plan: Plan, ledger: Ledger) -> list[PhaseRow]:
 # --- incidents --------------------------------------------------------------------------------
 
 def open_incidents(rows: Iterable[Row]) -> list[Incident]:
-    """Incidents opened (``incident_opened``) and not resolved (``incident_resolved``), oldest first."""
-    rows = list(rows)
-    resolved = {row.payload.get("incident_id") for row in rows if row.event == "incident_resolved"}
-    return [Incident(str(row.payload["incident_id"]), row.outcome, str(row.payload.get("title", "")),
-                     row.recorded_at, row.phase_id)
-            for row in rows
-            if row.event == "incident_opened" and row.payload.get("incident_id") not in resolved]
+    """Incidents not resolved yet, oldest first, with the step each has reached."""
+    return unresolved(list(rows))
 
 
 # --- freeze overrides ---------------------------------------------------------------------------

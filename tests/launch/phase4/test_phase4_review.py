@@ -110,6 +110,20 @@ def test_integrity_incident_on_one_day_means_no(review_env: dict[str, Any], appr
     assert [r.outcome for r in rows(review_env, "rollout_decided")] == ["NO"]
 
 
+def test_an_open_p0_lets_the_review_say_no_but_refuses_a_yes(review_env: dict[str, Any],
+                                                              approvals: ApprovalClient) -> None:
+    """Seed 000: a P0 stops all changes. The review changes nothing in the target, so it still runs
+    and may record NO; a YES while the P0 is open is refused, naming it."""
+    replay(review_env["ledger"], Beta(integrity_day=9))
+    dag_run, _, _ = decide(review_env, approvals, Answer(
+        "approve", user="exec_approver", option="YES", params={"comment": "Ship it anyway, we fixed day 9."}))
+    assert dag_run.state == "failed"
+    refused = rows(review_env, "rollout_refused")
+    assert refused and "rollout YES refused: open incident(s) INC-" in refused[-1].payload["reason"]
+    assert "stop all changes; only NO may be recorded" in refused[-1].payload["reason"]
+    assert rows(review_env, "rollout_decided") == []
+
+
 def test_missing_daily_file_stops_at_the_pre_check(review_env: dict[str, Any]) -> None:
     folder = review_env["evidence"] / replay(review_env["ledger"], Beta())
     (folder / "daily_metrics_2025-06-07.json").unlink()

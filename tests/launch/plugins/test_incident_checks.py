@@ -12,8 +12,10 @@ from include.launch.evidence.ledger import Event, Ledger
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.plan import load_plan
 from include.launch.plugins.checks.catalog import SeverityParams
-from include.launch.plugins.checks.incidents import no_open_incidents
 from include.launch.spec.phase import build_phase_spec
+from tests.harness.checks import registered_check
+
+no_open_incidents = registered_check("no_open_incidents")  # through the registry: the mutant reaches it
 
 
 @pytest.fixture()
@@ -31,7 +33,7 @@ def test_an_open_p1_refuses_the_phase_and_names_it(run: PhaseRun, ledger_db: str
     opened(ledger_db, "INC-1", "P1")
     result = no_open_incidents(run, SeverityParams())
     assert result.outcome is Outcome.FAILED
-    assert result.summary == "open incident(s): INC-1 (P1: error rate 4 %)"
+    assert result.summary == "open incident(s): INC-1 (P1: error rate 4 %, open)"
 
 
 def test_a_resolved_incident_or_an_unblocking_severity_lets_it_start(run: PhaseRun, ledger_db: str) -> None:

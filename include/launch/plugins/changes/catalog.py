@@ -233,6 +233,14 @@ CHANGES.register_all("include.launch.plugins.changes", [
     ("canary_traffic_shift", CanaryParams, "canary", "shift traffic to the new version step by step"),
 ])
 
+# Change kinds that give new users the change: an open incident whose rule says "pause new users"
+# refuses them at the phase gate (include.launch.engine.incidents).
+ENROLS_USERS = frozenset({"beta_enrollment"})
+# Change kinds that change nothing in the target (the 'change' is a recorded decision): "stop all
+# changes" does not refuse them, so the review of an incident-hit beta can still say NO; the applier
+# itself refuses any other answer while such an incident is open.
+DECISION_ONLY = frozenset({"rollout_decision"})
+
 # What each applier's revert does, in the words a plan's ``rollback.kind`` uses: plan check refuses a
 # rollback kind the change cannot perform (the plan would promise a rollback nobody runs).
 ROLLBACK_KINDS: dict[str, str] = {

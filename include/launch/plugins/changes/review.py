@@ -84,6 +84,7 @@ class RolloutDecisionApplier:
         if not given or not reviewed:
             raise AirflowFailException("no decision (or no review) recorded in this run: nothing to record")
         decision, review_row = given[-1].payload, reviewed[-1]
+        refuse_rollout_while_changes_stop(run, str(decision["choice"]))
         proposal = {"recommendation": review_row.payload["recommendation"],
                     "conditions": review_row.payload["conditions"], "blockers": review_row.payload["blockers"],
                     "scaling": [f"{name}: {verdict}" for name, verdict in review_row.payload["scaling"].items()]}
@@ -118,6 +119,23 @@ class RolloutDecisionApplier:
         if current and current.get("seq") and str(current.get("document", "")).find(run.evidence.folder) >= 0:
             run.record("rollout_decision_withdrawn", Outcome.SUCCESSFUL.value, {"seq": current["seq"]})
         return {"decision": snapshot.get("previous_decision")}
+
+
+def refuse_rollout_while_changes_stop(run: PhaseRun, choice: str) -> None:
+    """Only NO may be recorded while an incident whose rule says "stop all changes" is open."""
+    from include.launch.evidence.incident_log import describe, open_incidents
+    from include.launch.plan.incident_rules import STOP_ALL_CHANGES, has_action
+
+    if choice == "NO":
+        return
+    found = [i for i in open_incidents(run.ledger.rows(launch_id=run.spec.launch_id))
+             if has_action(run.spec.plan, i.severity, STOP_ALL_CHANGES)]
+    if found:
+        reason = (f"rollout {choice} refused: open incident(s) {describe(found)} stop all changes; only NO may be "
+                  "recorded until they are resolved")
+        run.record("rollout_refused", Outcome.FAILED.value, {"reason": reason, "choice": choice,
+                                                             "incidents": [i.incident_id for i in found]})
+        raise AirflowFailException(reason)
 
 
 def rollout_decision(params: RolloutDecisionParams) -> RolloutDecisionApplier:

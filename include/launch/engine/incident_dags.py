@@ -1,0 +1,101 @@
+"""A launch's two incident DAGs.
+
+- ``<launch>_incident_escalation`` runs every five minutes: an incident nobody acknowledged within its
+  severity's ``respond_within_minutes`` pages and says so in Slack, once.
+- ``<launch>_incident_step`` is triggered from the UI to acknowledge, mitigate or resolve an
+  incident: the signed-in user who triggers it is the one who takes the step (the plan decides who
+  may resolve a P0), so nobody types another person's name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Param, task
+
+from include.launch.evidence.incident_log import NOTE_MIN_CHARS, STEPS
+from include.launch.plan.models import Plan
+
+ESCALATION_SUFFIX = "_incident_escalation"
+STEP_SUFFIX = "_incident_step"
+
+
+def _failure_callback(plan: Plan, plan_path: str | Path, what: str) -> Any:
+    """Tell Slack, on the launch's channel, that an incident DAG failed and why (a refused step or an
+    escalation that could not read the ledger must not fail in silence)."""
+    def notify(context: Any) -> None:
+        from include.launch.evidence.runtime import PhaseRun
+        from include.launch.spec.phase import build_phase_spec
+
+        run = PhaseRun.from_context(build_phase_spec(plan, plan.phases[0].id, plan_path), context)
+        error = context.get("exception")
+        run.notify("failed", f"{what} failed: {error}" if error else f"{what} failed", severity="P1")
+    return notify
+
+
+def _log_dag_failure(context: Any) -> None:  # the task's callback has told Slack already
+    import logging
+
+    logging.getLogger(__name__).warning("incident DAG run %s failed", context.get("run_id"))
+
+
+def build_escalation_dag(plan: Plan, plan_path: str | Path) -> DAG:
+    with DAG(
+        dag_id=f"{plan.launch.id}{ESCALATION_SUFFIX}",
+        description=f"{plan.launch.name}: page for incidents nobody acknowledged in time",
+        schedule="*/5 * * * *", catchup=False, max_active_runs=1,
+        tags=["launch", plan.launch.id, "incidents"],
+        default_args={"owner": plan.launch.owner, "retries": 1,
+                      "on_failure_callback": _failure_callback(plan, plan_path, "incident escalation")},
+        on_failure_callback=_log_dag_failure,
+        doc_md="Reads the ledger; pages once per incident past its severity's respond_within_minutes.",
+    ) as dag:
+        @task(task_id="escalate")
+        def escalate() -> list[dict[str, Any]]:
+            from include.launch.engine.incidents import escalate_overdue
+
+            return escalate_overdue(plan, plan_path)
+
+        escalate()
+    return dag
+
+
+def build_step_dag(plan: Plan, plan_path: str | Path) -> DAG:
+    with DAG(
+        dag_id=f"{plan.launch.id}{STEP_SUFFIX}",
+        description=f"{plan.launch.name}: acknowledge, mitigate or resolve an incident",
+        schedule=None, catchup=False, max_active_runs=1,
+        tags=["launch", plan.launch.id, "incidents"],
+        default_args={"owner": plan.launch.owner, "retries": 0,
+                      "on_failure_callback": _failure_callback(plan, plan_path, "incident step")},
+        on_failure_callback=_log_dag_failure,
+        params={
+            "incident_id": Param("", type="string", pattern="^INC-", title="Incident",
+                                 description="The id in the incident report and on the launch board."),
+            "step": Param(STEPS[0], type="string", enum=list(STEPS), title="Step"),
+            "note": Param("", type="string", minLength=NOTE_MIN_CHARS, maxLength=2000, title="Note",
+                          description="What you saw or did, in words the incident review will read."),
+            "root_cause": Param("", type="string", maxLength=4000, title="Root cause (when resolving)"),
+        },
+        doc_md="You take the step as the signed-in user; resolving a P0 needs a role the plan's incident rule "
+               "names.",
+    ) as dag:
+        @task(task_id="take_step")
+        def take_step(**context: Any) -> dict[str, str]:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from include.launch.engine.incidents import take_incident_step
+            from include.launch.evidence.incident_log import IncidentStepError
+
+            params = context["params"]
+            user = str(getattr(context.get("dag_run"), "triggering_user_name", "") or "")
+            try:
+                incident = take_incident_step(plan, plan_path, str(params["incident_id"]), str(params["step"]),
+                                              user, str(params["note"]), str(params.get("root_cause") or ""))
+            except IncidentStepError as exc:
+                raise AirflowFailException(f"refused: {exc}") from None
+            return {"incident_id": incident.incident_id, "status": incident.status, "by": user}
+
+        take_step()
+    return dag

@@ -1,0 +1,93 @@
+"""What an open incident does to a launch, and the steps people take on it.
+
+- ``refuse_while_incidents_block``: a phase's gate refuses a change while an incident whose plan rule
+  says "stop all changes" is open, and a change that enrols users while one says "pause new users"
+  is open (rollbacks run in their own DAG and are never refused). The refusal names the incidents.
+- ``take_incident_step`` / ``escalate_overdue``: the lifecycle (include.launch.evidence.incident_log)
+  run against the phase that opened the incident, so its rows, report and Slack line sit with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from include.launch.evidence.incident_log import Incident, describe, incidents, open_incidents, overdue
+from include.launch.evidence.incidents import escalate, take_step
+from include.launch.evidence.ledger import Ledger
+from include.launch.evidence.runtime import PhaseRun
+from include.launch.plan import Plan
+from include.launch.plan.incident_rules import PAUSE_NEW_USERS, STOP_ALL_CHANGES, has_action
+
+BLOCKED = "blocked_by_incident"
+INCIDENT_TASK = "incident_lifecycle"
+
+
+def blocking_incidents(run: PhaseRun) -> tuple[str, list[Incident]]:
+    """The plan action that blocks this phase's change and the open incidents that carry it."""
+    from include.launch.plugins.changes.catalog import DECISION_ONLY, ENROLS_USERS
+
+    change = run.spec.phase.change
+    if change is None:
+        return "", []
+    plan = run.spec.plan
+    found = open_incidents(run.ledger.rows(launch_id=run.spec.launch_id))
+    stopping = [i for i in found if has_action(plan, i.severity, STOP_ALL_CHANGES)]
+    if stopping and change.kind not in DECISION_ONLY:
+        return STOP_ALL_CHANGES, stopping
+    pausing = [i for i in found if has_action(plan, i.severity, PAUSE_NEW_USERS)]
+    if pausing and change.kind in ENROLS_USERS:
+        return PAUSE_NEW_USERS, pausing
+    return "", []
+
+
+def refuse_while_incidents_block(run: PhaseRun) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    action, found = blocking_incidents(run)
+    if not found:
+        return
+    reason = (f"open incident(s) {describe(found)}: the plan's incident rule says '{action}', so "
+              f"{run.spec.phase.id!r} may not change anything until they are resolved "
+              f"(python -m include.launch.incidents resolve ID --plan {run.spec.launch_id} --by USER --note ...)")
+    run.record(BLOCKED, "failed", {"reason": reason, "action": action,
+                                   "incidents": [i.incident_id for i in found]})
+    run.notify("failed", reason, severity=found[0].severity)
+    raise AirflowFailException(reason)
+
+
+def run_for(plan: Plan, plan_path: str | Path, incident: Incident, task_id: str = INCIDENT_TASK,
+            actor: str = "") -> PhaseRun:
+    """A PhaseRun on the phase and run that opened ``incident``."""
+    from include.launch.spec.phase import build_phase_spec
+
+    return PhaseRun(spec=build_phase_spec(plan, incident.phase_id, plan_path), run_id=incident.run_id,
+                    task_id=task_id, triggering_user=actor)
+
+
+def find(plan: Plan, incident_id: str) -> tuple[Ledger, Incident | None]:
+    ledger = Ledger.from_connection(plan.connections.ledger)
+    found = [i for i in incidents(ledger.rows(launch_id=plan.launch.id)) if i.incident_id == incident_id]
+    return ledger, (found[0] if found else None)
+
+
+def take_incident_step(plan: Plan, plan_path: str | Path, incident_id: str, step: str, actor: str, note: str,
+                       root_cause: str = "") -> Incident:
+    """Check and record one step (IncidentStepError, before anything is written, when refused)."""
+    from include.launch.evidence.incident_log import IncidentStepError
+
+    _, incident = find(plan, incident_id)
+    if incident is None:
+        raise IncidentStepError(f"launch {plan.launch.id!r} has no incident {incident_id!r}")
+    return take_step(run_for(plan, plan_path, incident, actor=actor), incident_id, step, actor, note, root_cause)
+
+
+def escalate_overdue(plan: Plan, plan_path: str | Path,
+                     clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> list[dict[str, Any]]:
+    """Page for every incident nobody acknowledged within its severity's respond_within_minutes."""
+    ledger = Ledger.from_connection(plan.connections.ledger)
+    now = clock()
+    return [escalate(run_for(plan, plan_path, incident, task_id="escalate"), incident, within, now)
+            for incident, within in overdue(plan, ledger.rows(launch_id=plan.launch.id), now)]
