@@ -16,8 +16,9 @@ role check runs first and is FAB's own: only roles with ``can_edit`` on ``HITL D
 The answer Airflow records keeps FAB's shape: ``responded_by = {"id": "<numeric>", "name":
 "<username>"}``, so the launch code reads who answered from ``name``.
 
-A second, narrow rule: a run of a launch's manual-rollback DAG (``<launch>_manual_rollback``) may
-also be created by a user holding ``can_create`` on ``Launch Manual Rollback`` (the Approver), with
+A second, narrow rule: a run of a launch's manual-rollback DAG (``<launch>_manual_rollback``) or
+incident-step DAG (``<launch>_incident_step``) may also be created by a user holding ``can_create``
+on ``Launch Manual Rollback`` or ``Launch Incident Step`` respectively (the Approver), with
 FAB's usual ``can_edit`` on the DAG; everything else about DAG runs stays FAB's. The plan, not the
 role, then decides which approver may roll back (the DAG refuses the others, operators included).
 A custom resource rather than DAG ``access_control``: that is deprecated in Airflow 3, and it would
@@ -34,7 +35,7 @@ from typing import Any
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 
-from include.access.roles import MANUAL_ROLLBACK_RESOURCE, MANUAL_ROLLBACK_SUFFIX
+from include.access.roles import APPROVER_RUN_RESOURCES
 
 
 def assignee_name(user: Any) -> str:
@@ -42,13 +43,15 @@ def assignee_name(user: Any) -> str:
     return str(getattr(user, "username", "") or "")
 
 
-def is_manual_rollback(dag_id: str | None) -> bool:
-    return bool(dag_id) and str(dag_id).endswith(MANUAL_ROLLBACK_SUFFIX)
+def approver_run_resource(dag_id: str | None) -> str:
+    """The custom resource that lets an approver create runs of this DAG ("" for any other DAG)."""
+    return next((resource for suffix, resource in APPROVER_RUN_RESOURCES.items()
+                 if dag_id and str(dag_id).endswith(suffix)), "")
 
 
 class LaunchFabAuthManager(FabAuthManager):
     """FAB, except that an assigned approval is answered by the assignee's user name, and that
-    approvers may create manual-rollback runs."""
+    approvers may create manual-rollback and incident-step runs."""
 
     def is_authorized_hitl_task(self, *, assigned_users: set[str], user: Any) -> bool:
         name = assignee_name(user)
@@ -58,7 +61,7 @@ class LaunchFabAuthManager(FabAuthManager):
                           details: DagDetails | None = None) -> bool:
         if super().is_authorized_dag(method=method, user=user, access_entity=access_entity, details=details):
             return True
-        return (method == "POST" and access_entity == DagAccessEntity.RUN and details is not None
-                and is_manual_rollback(details.id)
-                and self.is_authorized_custom_view(method="POST", resource_name=MANUAL_ROLLBACK_RESOURCE, user=user)
+        resource = approver_run_resource(details.id if details is not None else None)
+        return (method == "POST" and access_entity == DagAccessEntity.RUN and details is not None and bool(resource)
+                and self.is_authorized_custom_view(method="POST", resource_name=resource, user=user)
                 and super().is_authorized_dag(method="PUT", user=user, details=details))

@@ -11,7 +11,8 @@ a later Airflow adds to its Viewer reaches ours too; the differences are spelled
 - only the Operator (and Admin) create DAG runs; the Approver edits HITL details, and FAB asks
   ``can_edit`` on ``DAGs`` for any write under a DAG, so an Approver can pause a DAG but neither
   trigger a run nor clear or mark task instances; the one run an Approver may create is a manual
-  rollback's (``Launch Manual Rollback``; its plan role check decides who really may).
+  rollback's (``Launch Manual Rollback``; its plan role check decides who really may) and an
+  incident step's (``Launch Incident Step``; the plan decides who may resolve a P0).
 
 Importing this module costs nothing (the plugin and the DAG files use the names); the permission
 sets import FAB's security manager, so only ``role_permissions`` does.
@@ -37,6 +38,14 @@ READ, EDIT, MENU, CREATE = "can_read", "can_edit", "menu_access", "can_create"
 # DAG itself then refuses everyone but the plan's ``rollback.manual_by_role``.
 MANUAL_ROLLBACK_SUFFIX = "_manual_rollback"
 MANUAL_ROLLBACK_RESOURCE = "Launch Manual Rollback"
+# A launch's incident step DAG (``<launch>_incident_step``, include.launch.engine.incident_dags):
+# approvers may create its runs (acknowledge, mitigate, resolve as themselves); the plan's incident
+# rule then decides who may resolve a P0.
+INCIDENT_STEP_SUFFIX = "_incident_step"
+INCIDENT_STEP_RESOURCE = "Launch Incident Step"
+# DAGs whose runs an approver may create, by suffix, and the custom resource that grants it.
+APPROVER_RUN_RESOURCES: Final[dict[str, str]] = {MANUAL_ROLLBACK_SUFFIX: MANUAL_ROLLBACK_RESOURCE,
+                                                INCIDENT_STEP_SUFFIX: INCIDENT_STEP_RESOURCE}
 
 # The people the plans, the demo and the tests name, and their roles. ``dag_test`` is the user
 # ``dag.test()`` records as the trigger of its runs (four-eyes tests make it an approver).
@@ -64,7 +73,7 @@ def role_permissions() -> dict[str, set[Permission]]:
     airflow_viewer = set(Fab.VIEWER_PERMISSIONS)
     tenant_output = {(READ, p.RESOURCE_TASK_LOG), (READ, p.RESOURCE_XCOM)}
     answer = {(EDIT, p.RESOURCE_DAG), (EDIT, p.RESOURCE_HITL_DETAIL), (MENU, p.RESOURCE_HITL_DETAIL),
-              (CREATE, MANUAL_ROLLBACK_RESOURCE)}
+              (CREATE, MANUAL_ROLLBACK_RESOURCE), (CREATE, INCIDENT_STEP_RESOURCE)}
     operate = set(Fab.USER_PERMISSIONS) - {(EDIT, p.RESOURCE_HITL_DETAIL)}
     return {
         VIEWER: (airflow_viewer - tenant_output) | board,

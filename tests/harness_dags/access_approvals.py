@@ -5,8 +5,9 @@ try one approval it is assigned and one it is not. ``for_<user>`` is assigned to
 ``cpo`` (who answers whatever the table left open); ``for_cto`` is assigned to ``cto`` alone: the
 approval nobody else in the table is assigned.
 
-``harness_access_manual_rollback``: an empty DAG named like a launch's manual-rollback DAG, so the
-table shows that an approver may trigger that kind of DAG and no other.
+``harness_access_manual_rollback`` and ``harness_access_incident_step``: empty DAGs named like a
+launch's manual-rollback and incident-step DAGs, so the table shows that an approver may trigger
+those kinds of DAG and no other.
 """
 
 from __future__ import annotations
@@ -42,3 +43,15 @@ def harness_access_manual_rollback() -> None:
 
 
 harness_access_manual_rollback()
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False, tags=["test"])
+def harness_access_incident_step() -> None:
+    @task
+    def nothing() -> None:
+        return None
+
+    nothing()
+
+
+harness_access_incident_step()

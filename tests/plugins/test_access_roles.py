@@ -27,6 +27,7 @@ from include.access.roles import (
     APPROVER,
     DEMO_USERS,
     EVIDENCE_RESOURCE,
+    INCIDENT_STEP_RESOURCE,
     MANUAL_ROLLBACK_RESOURCE,
     OPERATOR,
     VIEWER,
@@ -39,21 +40,26 @@ from include.launch.evidence.store import EvidenceStore
 from tests.harness.airflow import HARNESS_DAGS, ApprovalClient
 
 DAG_ID, ROLLBACK_DAG_ID = "harness_access_approvals", "harness_access_manual_rollback"
+STEP_DAG_ID = "harness_access_incident_step"
 EXPORT = "pre_launch/tenant_export.csv"
 SECRET_EMAIL = "alice@tenant-0042.example"
 ACTIONS = ("trigger", "answer_assigned", "answer_unassigned", "read_board", "download_export",
-           "trigger_manual_rollback")
+           "trigger_manual_rollback", "trigger_incident_step")
 
 # What each role may do: 200 allowed, 403 refused by the auth manager.
 EXPECTED: dict[str, dict[str, int]] = {
     "outsider":      {"trigger": 403, "answer_assigned": 403, "answer_unassigned": 403, "read_board": 200,
-                      "download_export": 403, "trigger_manual_rollback": 403},
+                      "download_export": 403, "trigger_manual_rollback": 403,
+                      "trigger_incident_step": 403},
     "operator":      {"trigger": 200, "answer_assigned": 403, "answer_unassigned": 403, "read_board": 200,
-                      "download_export": 200, "trigger_manual_rollback": 200},
+                      "download_export": 200, "trigger_manual_rollback": 200,
+                      "trigger_incident_step": 200},
     "exec_approver": {"trigger": 403, "answer_assigned": 200, "answer_unassigned": 403, "read_board": 200,
-                      "download_export": 200, "trigger_manual_rollback": 200},
+                      "download_export": 200, "trigger_manual_rollback": 200,
+                      "trigger_incident_step": 200},
     "admin":         {"trigger": 200, "answer_assigned": 200, "answer_unassigned": 403, "read_board": 200,
-                      "download_export": 200, "trigger_manual_rollback": 200},
+                      "download_export": 200, "trigger_manual_rollback": 200,
+                      "trigger_incident_step": 200},
 }
 ROLE_OF = {"outsider": "Viewer", "operator": "Operator", "exec_approver": "Approver", "admin": "Admin"}
 
@@ -97,7 +103,8 @@ class RoleTable:
         try:
             run_id = self._wait_for_approvals()
             for user in EXPECTED:
-                for dag_id, action in ((DAG_ID, "trigger"), (ROLLBACK_DAG_ID, "trigger_manual_rollback")):
+                for dag_id, action in ((DAG_ID, "trigger"), (ROLLBACK_DAG_ID, "trigger_manual_rollback"),
+                                       (STEP_DAG_ID, "trigger_incident_step")):
                     response = self._record(user, action, self._call(user, "POST", f"/api/v2/dags/{dag_id}/dagRuns",
                                                                      json={"logical_date": None}))
                     if response.status_code == 200:
@@ -211,6 +218,8 @@ def test_the_roles_differ_where_the_table_says() -> None:
     assert ("can_create", "DAG Runs") in roles[OPERATOR] and ("can_create", "DAG Runs") not in roles[APPROVER]
     assert ("can_create", MANUAL_ROLLBACK_RESOURCE) in roles[APPROVER]
     assert ("can_create", MANUAL_ROLLBACK_RESOURCE) not in roles[VIEWER]
+    assert ("can_create", INCIDENT_STEP_RESOURCE) in roles[APPROVER]
+    assert ("can_create", INCIDENT_STEP_RESOURCE) not in roles[VIEWER]
     assert ("can_edit", "HITL Detail") in roles[APPROVER] and ("can_edit", "HITL Detail") not in roles[OPERATOR]
     assert all(("can_read", "Plugins") in perms for perms in roles.values())  # the board, for everyone
 
@@ -257,10 +266,14 @@ def test_role_and_user_setup_is_idempotent(airflow_db: Path) -> None:
     assert password_file.read_text() == passwords
 
 
-def test_the_manual_rollback_dags_are_named_for_the_approvers_rule(airflow_db: Path) -> None:
-    from include.access.auth_manager import is_manual_rollback
+def test_the_approver_run_dags_are_named_for_the_approvers_rule(airflow_db: Path) -> None:
+    """The shipped manual-rollback and incident-step DAGs carry the suffixes the auth manager's
+    approver rule looks for; no phase DAG does."""
+    from include.access.auth_manager import approver_run_resource
 
-    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "accubooks_manual_rollback.py"))
-    assert bag.import_errors == {}
-    assert [is_manual_rollback(dag_id) for dag_id in bag.dag_ids] == [True]
-    assert not is_manual_rollback("accubooks_phase1_pool_scaling") and not is_manual_rollback(None)
+    for file, resources in (("accubooks_manual_rollback.py", {MANUAL_ROLLBACK_RESOURCE}),
+                            ("accubooks_incidents.py", {INCIDENT_STEP_RESOURCE, ""})):
+        bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / file))
+        assert bag.import_errors == {}
+        assert {approver_run_resource(dag_id) for dag_id in bag.dag_ids} == resources  # escalation: no one's
+    assert approver_run_resource("accubooks_phase1_pool_scaling") == "" and approver_run_resource(None) == ""

@@ -14,11 +14,12 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, task
 
+from include.access.roles import INCIDENT_STEP_SUFFIX
 from include.launch.evidence.incident_log import NOTE_MIN_CHARS, STEPS
 from include.launch.plan.models import Plan
 
 ESCALATION_SUFFIX = "_incident_escalation"
-STEP_SUFFIX = "_incident_step"
+STEP_SUFFIX = INCIDENT_STEP_SUFFIX  # approvers may trigger it (include.access)
 
 
 def _failure_callback(plan: Plan, plan_path: str | Path, what: str) -> Any:
