@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_OF_PROCESS = ("tests/e2e/", "tests/celery/", "tests/browser/")
+LOGS = ROOT / ".run" / "mutation"
 
 
 def tests_naming(kind: str) -> list[str]:
@@ -45,12 +46,16 @@ def verdict(kind: str) -> tuple[str, bool]:
                              "-p", "no:cacheprovider", *paths], cwd=ROOT, capture_output=True, text=True,
                             env={**os.environ, "LAUNCH_MUTANT_CHECK": kind})
     seconds = time.monotonic() - started
+    log = LOGS / f"{kind}.log"  # the whole pytest output, for a kind that survived or errored
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(result.stdout + result.stderr)
     failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
     if result.returncode == 0:
-        return f"{kind:26} SURVIVED  {len(paths)} test path(s) all passed ({seconds:.0f} s)", True
+        return f"{kind:26} SURVIVED  {len(paths)} test path(s) all passed ({seconds:.0f} s; {log})", True
     if failed:
         return f"{kind:26} killed    by {failed[0].removeprefix('FAILED ').split(' - ')[0]} ({seconds:.0f} s)", False
-    return f"{kind:26} ERROR     pytest exit {result.returncode}: {result.stdout.strip().splitlines()[-1:]}", True
+    return (f"{kind:26} ERROR     pytest exit {result.returncode}: {result.stdout.strip().splitlines()[-1:]} "
+            f"({seconds:.0f} s; {log})"), True
 
 
 def main(argv: list[str]) -> int:
