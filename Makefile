@@ -53,7 +53,7 @@ test: venv apt
 	@# report shows every failure; the target fails if any did.
 	@mkdir -p .run; parallel=0; serial=0; types=0; \
 	$(MYPY) > .run/mypy.log 2>&1 & mypy_pid=$$!; \
-	$(PY) -m pytest tests -n 3 --dist loadfile --durations=30 -m "not serial" || parallel=$$?; \
+	$(PY) -m pytest tests -n 4 --dist loadfile --durations=30 -m "not serial" || parallel=$$?; \
 	wait $$mypy_pid || types=$$?; cat .run/mypy.log; \
 	$(PY) -m pytest tests -n 2 --dist loadfile --durations=10 -m "serial" || serial=$$?; \
 	echo "exit codes: mypy $$types, pytest parallel pass $$parallel, serial pass $$serial"; \
