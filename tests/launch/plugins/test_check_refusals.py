@@ -169,6 +169,24 @@ def test_pool_settings_applied_passes_when_every_replica_runs_the_new_pool(
     assert result.summary == "every replica reports pool max 200, min 20"
 
 
+# --- health_endpoints -----------------------------------------------------------------------------
+
+def test_health_endpoints_fails_naming_a_replica_that_does_not_answer_ok(
+        connections: RunningTarget, specs: dict[str, PhaseSpec], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replica whose /health is not a 200 with status ok (here: a path the service does not serve)
+    fails the gate by its URL; the healthy one beside it does not hide it."""
+    sick = f"{connections.urls[1]}/not-the-service"
+    list_replicas(monkeypatch, connections, [connections.urls[0], sick])
+    result = run_check("health_endpoints", PhaseRun(spec=specs[PHASE1], run_id="health_refused",
+                                                    task_id="pre_checks.health_endpoints"))
+    assert result.outcome is Outcome.FAILED, result.summary
+    assert result.summary == f"unhealthy replicas: {sick} answered 404 (None, database None)"
+    list_replicas(monkeypatch, connections, list(connections.urls))
+    healthy = run_check("health_endpoints", PhaseRun(spec=specs[PHASE1], run_id="health_ok",
+                                                     task_id="pre_checks.health_endpoints"))
+    assert (healthy.outcome, healthy.summary) == (Outcome.SUCCESSFUL, "2 replica(s) healthy")
+
+
 # --- beta_enrolled --------------------------------------------------------------------------------
 
 class FrozenClock(datetime):
