@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from include.launch.evidence.incident_log import Incident, describe, incidents, open_incidents, overdue
+from include.launch.evidence.incident_log import Incident, describe, incidents, open_with_action, overdue
 from include.launch.evidence.incidents import escalate, take_step
 from include.launch.evidence.ledger import Ledger
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.plan import Plan
-from include.launch.plan.incident_rules import PAUSE_NEW_USERS, STOP_ALL_CHANGES, has_action
+from include.launch.plan.incident_rules import PAUSE_NEW_USERS, STOP_ALL_CHANGES
 
 BLOCKED = "blocked_by_incident"
 INCIDENT_TASK = "incident_lifecycle"
@@ -32,14 +32,12 @@ def blocking_incidents(run: PhaseRun) -> tuple[str, list[Incident]]:
     change = run.spec.phase.change
     if change is None:
         return "", []
-    plan = run.spec.plan
-    found = open_incidents(run.ledger.rows(launch_id=run.spec.launch_id))
-    stopping = [i for i in found if has_action(plan, i.severity, STOP_ALL_CHANGES)]
-    if stopping and change.kind not in DECISION_ONLY:
-        return STOP_ALL_CHANGES, stopping
-    pausing = [i for i in found if has_action(plan, i.severity, PAUSE_NEW_USERS)]
-    if pausing and change.kind in ENROLS_USERS:
-        return PAUSE_NEW_USERS, pausing
+    rows = run.ledger.rows(launch_id=run.spec.launch_id)
+    for action, applies in ((STOP_ALL_CHANGES, change.kind not in DECISION_ONLY),
+                            (PAUSE_NEW_USERS, change.kind in ENROLS_USERS)):
+        found = open_with_action(run.spec.plan, rows, action) if applies else []
+        if found:
+            return action, found
     return "", []
 
 
@@ -67,21 +65,17 @@ def run_for(plan: Plan, plan_path: str | Path, incident: Incident, task_id: str 
                     task_id=task_id, triggering_user=actor)
 
 
-def find(plan: Plan, incident_id: str) -> tuple[Ledger, Incident | None]:
-    ledger = Ledger.from_connection(plan.connections.ledger)
-    found = [i for i in incidents(ledger.rows(launch_id=plan.launch.id)) if i.incident_id == incident_id]
-    return ledger, (found[0] if found else None)
-
-
 def take_incident_step(plan: Plan, plan_path: str | Path, incident_id: str, step: str, actor: str, note: str,
                        root_cause: str = "") -> Incident:
     """Check and record one step (IncidentStepError, before anything is written, when refused)."""
     from include.launch.evidence.incident_log import IncidentStepError
 
-    _, incident = find(plan, incident_id)
+    rows = Ledger.from_connection(plan.connections.ledger).rows(launch_id=plan.launch.id)
+    incident = next((i for i in incidents(rows) if i.incident_id == incident_id), None)
     if incident is None:
         raise IncidentStepError(f"launch {plan.launch.id!r} has no incident {incident_id!r}")
-    return take_step(run_for(plan, plan_path, incident, actor=actor), incident_id, step, actor, note, root_cause)
+    return take_step(run_for(plan, plan_path, incident, actor=actor), incident_id, step, actor, note, root_cause,
+                     rows)
 
 
 def escalate_overdue(plan: Plan, plan_path: str | Path,

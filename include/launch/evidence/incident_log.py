@@ -87,6 +87,13 @@ def open_incidents(rows: list[Row], severities: set[str] | None = None) -> list[
     return [i for i in incidents(rows) if i.is_open and (severities is None or i.severity in severities)]
 
 
+def open_with_action(plan: Plan, rows: list[Row], action: str) -> list[Incident]:
+    """Open incidents whose severity's plan rule carries ``action`` (e.g. "stop all changes")."""
+    from include.launch.plan.incident_rules import has_action
+
+    return [i for i in open_incidents(rows) if has_action(plan, i.severity, action)]
+
+
 def describe(found: list[Incident]) -> str:
     """``INC-… (P1: title, acknowledged)``, for refusals that must name what blocks them."""
     return ", ".join(f"{i.incident_id} ({i.severity}: {i.title}, {i.status})" for i in found)

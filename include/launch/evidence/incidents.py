@@ -13,6 +13,7 @@ from include.launch.evidence.incident_log import ESCALATED, STEP_EVENTS, Inciden
 from include.launch.evidence.store import EvidenceRef
 
 if TYPE_CHECKING:
+    from include.launch.evidence.ledger import Row
     from include.launch.evidence.runtime import PhaseRun
 
 TEMPLATE = """# Incident Report: {title}
@@ -116,9 +117,11 @@ def open_incident(run: PhaseRun, *, severity: str, title: str, summary: str, dat
     return ref
 
 
-def take_step(run: PhaseRun, incident_id: str, step: str, actor: str, note: str, root_cause: str = "") -> Incident:
-    """Check, then record the step, write the report again and tell Slack."""
-    rows = run.ledger.rows(launch_id=run.spec.launch_id)
+def take_step(run: PhaseRun, incident_id: str, step: str, actor: str, note: str, root_cause: str = "",
+              rows: list[Row] | None = None) -> Incident:
+    """Check, then record the step, write the report again and tell Slack (``rows``: the launch's
+    ledger rows when the caller has just read them)."""
+    rows = run.ledger.rows(launch_id=run.spec.launch_id) if rows is None else rows
     incident = advance(run.spec.plan, rows, incident_id, step, actor, note, root_cause)
     ref = write_report(run, incident, version=step)
     run.record(STEP_EVENTS[step], incident.severity,

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from include.launch.core.errors import EvidenceError
-from include.launch.evidence.incident_log import Incident
-from include.launch.evidence.incident_log import open_incidents as unresolved
+from include.launch.evidence.incident_log import open_incidents
 from include.launch.evidence.store import resolve_base
 
 if TYPE_CHECKING:
@@ -182,13 +181,6 @@ def phase_table(plan: Plan, ledger: Ledger) -> list[PhaseRow]:
     return [PhaseRow(item.phase_id, item.title, dag_ids[item.phase_id], item.status, item.duration, item.start,
                      item.end, item.outcome, item.run_id)
             for item in phase_statuses(plan, ledger)]
-
-
-# --- incidents --------------------------------------------------------------------------------
-
-def open_incidents(rows: Iterable[Row]) -> list[Incident]:
-    """Incidents not resolved yet, oldest first, with the step each has reached."""
-    return unresolved(list(rows))
 
 
 # --- freeze overrides ---------------------------------------------------------------------------
@@ -423,7 +415,7 @@ def build_board(plan: Plan, *, ledger: Ledger | None = None, ui_base: str = "", 
         status = LedgerStatus("unavailable", 0, error=ledger_error)
     else:
         phases = _section(lambda: phase_table(plan, ledger))
-        incidents = Section(items=open_incidents(rows))
+        incidents = Section(items=open_incidents(list(rows)))
         overrides = Section(items=granted_overrides(rows)[::-1])  # newest first
         try:
             status = ledger_status(ledger, len(ledger.rows()))

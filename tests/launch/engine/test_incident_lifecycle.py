@@ -212,3 +212,15 @@ def test_the_step_dag_takes_the_step_as_the_signed_in_user_and_fails_loudly_when
     assert dag_run.state == "failed" and len(rows(lifecycle["ledger"])) == before
     assert any(f"incident step failed: refused: {user} may not resolve a P0" in text
                for text in lifecycle["slack"].texts())
+
+
+def test_launch_bs_p0_is_resolved_by_its_own_roles(lifecycle: dict[str, Any]) -> None:
+    """Each plan's ``resolved_by_roles`` is its own: Launch B's P0 takes the CTO or the DevOps lead."""
+    plan, path = load_plan("reconciliation"), _resolve("reconciliation")
+    run = PhaseRun(spec=build_phase_spec(plan, "canary_launch", path), run_id="canary_breach", task_id="canary")
+    ident = open_incident(run, severity="P0", title="CFUR 82 %", summary="cfur_percent < 99.5").path \
+        .rsplit("/", 1)[-1].removesuffix(".md")
+    with pytest.raises(IncidentStepError, match="cpo may not resolve a P0: only holders of CTO, DevOps lead may"):
+        take_incident_step(plan, path, ident, "resolved", "cpo", "canary rolled back, CFUR 100 %")
+    assert take_incident_step(plan, path, ident, "resolved", "cto", "canary rolled back, CFUR 100 %").status \
+        == "resolved"

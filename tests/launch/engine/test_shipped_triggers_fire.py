@@ -40,6 +40,7 @@ from include.launch.plugins.metrics.sample import Sample
 from include.launch.plugins.metrics.source import provided_metrics, take_sample
 from include.launch.spec.phase import build_phase_spec
 from tests.conftest import postgres_connection_json
+from tests.harness.monitoring import accubooks_scraped
 from tests.harness.target import RunningTarget, running_target
 from tests.launch.launch_b.environment import LaunchB, launch_b_target
 
@@ -161,21 +162,7 @@ def accubooks_stand(accubooks: RunningTarget) -> AccuBooksStand:
 def accubooks_monitoring(accubooks: RunningTarget, patch: pytest.MonkeyPatch,
                          tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """What Phase 2 leaves for Phase 3: Prometheus scraping every replica as job ``accubooks``."""
-    import yaml
-
-    from include.devservices.prometheus import monitoring_stack
-    from include.monitoring.client import reload
-    from include.monitoring.prometheus_config import CONFIG_FILE, prometheus_document
-    from include.monitoring.settings import MonitoringSettings
-
-    with monitoring_stack(tmp_path_factory.mktemp("monitoring")) as stack:
-        settings = MonitoringSettings(stack.prometheus.url, str(stack.prometheus.config_dir), stack.alertmanager.url,
-                                      str(stack.alertmanager.config_dir), scrape_interval="1s",
-                                      evaluation_interval="1s")
-        document = prometheus_document("accubooks", accubooks.urls, settings, stack.prometheus.config_dir)
-        (stack.prometheus.config_dir / CONFIG_FILE).write_text(yaml.safe_dump(document, sort_keys=False))
-        reload(stack.prometheus.url)
-        patch.setenv("AIRFLOW_CONN_PROMETHEUS", json.dumps(stack.prometheus_connection()))
+    with accubooks_scraped(tmp_path_factory.mktemp("monitoring"), accubooks.urls, patch.setenv) as stack:
         yield stack
 
 

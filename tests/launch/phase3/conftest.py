@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import postgres_connection_json
+from tests.harness.monitoring import accubooks_scraped
 from tests.harness.scorecard import phase_completed
 from tests.harness.target import RunningTarget, running_target
 from tests.launch.phase1.conftest import write_backup_status
@@ -30,24 +31,7 @@ def target(pg_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
 def phase2_monitoring(target: RunningTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """What Phase 2 leaves behind: Prometheus scraping every replica as job ``accubooks`` (the first
     watch reads uptime from it) and Alertmanager with nothing firing."""
-    import json
-
-    import yaml
-
-    from include.devservices.prometheus import monitoring_stack
-    from include.monitoring.client import reload
-    from include.monitoring.prometheus_config import CONFIG_FILE, prometheus_document
-    from include.monitoring.settings import MonitoringSettings
-
-    with monitoring_stack(tmp_path / "monitoring") as stack:
-        settings = MonitoringSettings(stack.prometheus.url, str(stack.prometheus.config_dir), stack.alertmanager.url,
-                                      str(stack.alertmanager.config_dir), scrape_interval="1s",
-                                      evaluation_interval="1s")
-        document = prometheus_document("accubooks", target.urls, settings, stack.prometheus.config_dir)
-        (stack.prometheus.config_dir / CONFIG_FILE).write_text(yaml.safe_dump(document, sort_keys=False))
-        reload(stack.prometheus.url)
-        monkeypatch.setenv("AIRFLOW_CONN_PROMETHEUS", json.dumps(stack.prometheus_connection()))
-        monkeypatch.setenv("AIRFLOW_CONN_ALERTMANAGER", json.dumps(stack.alertmanager_connection()))
+    with accubooks_scraped(tmp_path / "monitoring", target.urls, monkeypatch.setenv) as stack:
         yield stack
 
 

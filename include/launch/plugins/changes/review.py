@@ -123,13 +123,12 @@ class RolloutDecisionApplier:
 
 def refuse_rollout_while_changes_stop(run: PhaseRun, choice: str) -> None:
     """Only NO may be recorded while an incident whose rule says "stop all changes" is open."""
-    from include.launch.evidence.incident_log import describe, open_incidents
-    from include.launch.plan.incident_rules import STOP_ALL_CHANGES, has_action
+    from include.launch.evidence.incident_log import describe, open_with_action
+    from include.launch.plan.incident_rules import STOP_ALL_CHANGES
 
     if choice == "NO":
         return
-    found = [i for i in open_incidents(run.ledger.rows(launch_id=run.spec.launch_id))
-             if has_action(run.spec.plan, i.severity, STOP_ALL_CHANGES)]
+    found = open_with_action(run.spec.plan, run.ledger.rows(launch_id=run.spec.launch_id), STOP_ALL_CHANGES)
     if found:
         reason = (f"rollout {choice} refused: open incident(s) {describe(found)} stop all changes; only NO may be "
                   "recorded until they are resolved")
