@@ -84,11 +84,10 @@ def alertmanager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ob
     firing-alerts pre-check measures it (without one that check fails, as the plans require)."""
     import json
 
-    from include.devservices.prometheus import start_alertmanager
+    from include.devservices.prometheus import start_alertmanager, started
 
-    service = start_alertmanager(tmp_path / "alertmanager")
+    service = started(start_alertmanager, tmp_path / "alertmanager")
     try:
-        service.wait_ready()
         monkeypatch.setenv("AIRFLOW_CONN_ALERTMANAGER", json.dumps({"conn_type": "http", "host": service.url}))
         yield service
     finally:

@@ -19,7 +19,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,18 +166,31 @@ def _spawn(command: list[str], log_file: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
+def started(start: Callable[[Path], Service], base: Path, attempts: int = 3) -> Service:
+    """Start a service and wait until it is ready. Another process can take the port between
+    ``free_port()`` and the child's bind (parallel test workers do); that start is retried on a new
+    port, any other failure is raised with the service's log tail."""
+    for attempt in range(1, attempts + 1):
+        service = start(base)
+        try:
+            service.wait_ready()
+            return service
+        except RuntimeError as exc:
+            service.stop()
+            if "address already in use" not in str(exc) or attempt == attempts:
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
 @contextmanager
 def monitoring_stack(base: Path, **settings: Any) -> Iterator[MonitoringStack]:
     """Start both, wait until ready, yield, and always stop them."""
     base.mkdir(parents=True, exist_ok=True)
-    prometheus = start_prometheus(base)
+    prometheus = started(start_prometheus, base)
     alertmanager: Service | None = None
     try:
-        alertmanager = start_alertmanager(base)
-        stack = MonitoringStack(prometheus, alertmanager, **settings)
-        prometheus.wait_ready()
-        alertmanager.wait_ready()
-        yield stack
+        alertmanager = started(start_alertmanager, base)
+        yield MonitoringStack(prometheus, alertmanager, **settings)
     finally:
         prometheus.stop()
         if alertmanager is not None:
