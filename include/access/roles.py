@@ -43,9 +43,14 @@ MANUAL_ROLLBACK_RESOURCE = "Launch Manual Rollback"
 # rule then decides who may resolve a P0.
 INCIDENT_STEP_SUFFIX = "_incident_step"
 INCIDENT_STEP_RESOURCE = "Launch Incident Step"
+# A launch's beta control DAG (``<launch>_beta_control``, include.launch.scorecard.dag): approvers may
+# create its runs; the plan's ``pause_roles`` / ``resume_roles`` then decide who may pause or resume.
+BETA_CONTROL_SUFFIX = "_beta_control"
+BETA_CONTROL_RESOURCE = "Launch Beta Control"
 # DAGs whose runs an approver may create, by suffix, and the custom resource that grants it.
 APPROVER_RUN_RESOURCES: Final[dict[str, str]] = {MANUAL_ROLLBACK_SUFFIX: MANUAL_ROLLBACK_RESOURCE,
-                                                INCIDENT_STEP_SUFFIX: INCIDENT_STEP_RESOURCE}
+                                                INCIDENT_STEP_SUFFIX: INCIDENT_STEP_RESOURCE,
+                                                BETA_CONTROL_SUFFIX: BETA_CONTROL_RESOURCE}
 
 # The people the plans, the demo and the tests name, and their roles. ``dag_test`` is the user
 # ``dag.test()`` records as the trigger of its runs (four-eyes tests make it an approver).
@@ -73,7 +78,7 @@ def role_permissions() -> dict[str, set[Permission]]:
     airflow_viewer = set(Fab.VIEWER_PERMISSIONS)
     tenant_output = {(READ, p.RESOURCE_TASK_LOG), (READ, p.RESOURCE_XCOM)}
     answer = {(EDIT, p.RESOURCE_DAG), (EDIT, p.RESOURCE_HITL_DETAIL), (MENU, p.RESOURCE_HITL_DETAIL),
-              (CREATE, MANUAL_ROLLBACK_RESOURCE), (CREATE, INCIDENT_STEP_RESOURCE)}
+              (CREATE, MANUAL_ROLLBACK_RESOURCE), (CREATE, INCIDENT_STEP_RESOURCE), (CREATE, BETA_CONTROL_RESOURCE)}
     operate = set(Fab.USER_PERMISSIONS) - {(EDIT, p.RESOURCE_HITL_DETAIL)}
     return {
         VIEWER: (airflow_viewer - tenant_output) | board,

@@ -52,6 +52,24 @@ def scorecard_dag(plan: str, scorecard_id: str) -> DAG:
                    lambda loaded, path: build_scorecard_dag(build_scorecard_spec(loaded, scorecard_id, path)))
 
 
+def beta_control_dag(plan: str, scorecard_id: str) -> DAG:
+    """The launch's DAG that pauses or resumes the beta a scorecard watches."""
+    from include.launch.scorecard.dag import build_beta_control_dag
+    from include.launch.spec.scorecard import build_scorecard_spec
+
+    return _render(plan, "scorecards",
+                   lambda loaded, path: build_beta_control_dag(build_scorecard_spec(loaded, scorecard_id, path)))
+
+
+def flag_expiry_dag(plan: str, scorecard_id: str) -> DAG:
+    """The launch's scheduled DAG that turns off the beta's flags at their expiry."""
+    from include.launch.scorecard.dag import build_flag_expiry_dag
+    from include.launch.spec.scorecard import build_scorecard_spec
+
+    return _render(plan, "scorecards",
+                   lambda loaded, path: build_flag_expiry_dag(build_scorecard_spec(loaded, scorecard_id, path)))
+
+
 def manual_rollback_dag(plan: str) -> DAG:
     """The launch's DAG that rolls a completed phase back by hand (``rollback.manual_by_role``)."""
     from include.launch.engine.manual_rollback import build_manual_rollback_dag
@@ -72,7 +90,14 @@ def launch_dags(plan: str) -> dict[str, DAG]:
     loaded = _plan(plan)
     dags = [phase_dag(plan, phase.id) for phase in loaded.phases]
     dags += [scorecard_dag(plan, card.id) for card in loaded.scorecards]
+    betas = [card.id for card in loaded.scorecards if _enrols_beta(loaded, card.phase)]
+    dags += [build(plan, card) for card in betas for build in (beta_control_dag, flag_expiry_dag)]
     if any(phase.rollback is not None and phase.rollback.manual_by_role for phase in loaded.phases):
         dags.append(manual_rollback_dag(plan))
     dags += incident_dags(plan)
     return {dag.dag_id: dag for dag in dags}
+
+
+def _enrols_beta(plan: Plan, phase_id: str) -> bool:
+    change = plan.phase(phase_id).change
+    return change is not None and change.kind == "beta_enrollment"

@@ -4,6 +4,7 @@ tell "could not reach it" (an error) from "it answered no" (a failure)."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Any
@@ -101,6 +102,15 @@ def query(prometheus: str, expr: str) -> list[dict[str, Any]]:
     data = _api(prometheus, "/api/v1/query", {"query": expr})
     result = data["result"]
     return result if isinstance(result, list) else [{"metric": {}, "value": result}]
+
+
+def first_value(result: list[dict[str, Any]]) -> float | None:
+    """The first sample's number; None when there is none, or when it is NaN (histogram_quantile over
+    an interval without observations: no data, never a number to compare)."""
+    if not result:
+        return None
+    value = float(result[0]["value"][1])
+    return None if math.isnan(value) else value
 
 
 def counters(base: str, names: tuple[str, ...]) -> dict[str, float]:

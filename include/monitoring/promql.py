@@ -32,6 +32,8 @@ EXPRESSIONS: dict[Metric, str] = {
         "100 * sum(rate(cache_hit_total{$selector}[$window]))"
         " / clamp_min(sum(rate(cache_hit_total{$selector}[$window])) + sum(rate(cache_miss_total{$selector}[$window])),"
         " 1e-9)"),
+    Metric.QUEUE_WAIT_P95_MS: (
+        "1000 * histogram_quantile(0.95, sum by (le) (rate(forecast_queue_wait_seconds_bucket{$selector}[$window])))"),
     Metric.UPTIME_PERCENT: "100 * avg(avg_over_time(up{$selector}[$window]))",
 }
 

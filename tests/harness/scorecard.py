@@ -16,12 +16,13 @@ def build_scorecard_variant(plan_name: str, scorecard_id: str, *edits: Edit) -> 
 
 
 def open_window(ledger_url: str, launch_id: str, phase_id: str, start: date, days: int, tenants: list[int],
-                event: str = "beta_started") -> None:
-    """The ledger row a completed Phase 3 apply writes: the window the daily DAG reads."""
+                event: str = "beta_started", invitees: list[dict[str, int]] | None = None) -> None:
+    """The ledger row a completed Phase 3 apply writes: the window the daily DAG reads (``invitees``:
+    the people a pause or a resume is told, ``{"tenant_id": .., "user_id": ..}`` each)."""
     moment = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
     Ledger(ledger_url).append(Event(launch_id=launch_id, phase_id=phase_id, run_id="replay_window", event=event,
                                     outcome="successful", payload={"start": moment.isoformat(), "days": days,
-                                                                   "tenants": tenants}))
+                                                                   "tenants": tenants, "invitees": invitees or []}))
 
 
 def phase_completed(ledger_url: str, launch_id: str, phase_id: str) -> None:

@@ -34,6 +34,11 @@ def approval_only(plan: dict[str, Any]) -> None:
     for rule in plan.get("incidents", []):  # a role nobody holds any more may not resolve a P0 (plan check)
         if "resolved_by_roles" in rule:
             rule["resolved_by_roles"] = [role for role in rule["resolved_by_roles"] if role in held]
+    for phase in plan["phases"]:  # nor pause the beta: the executive does
+        params = (phase.get("change") or {}).get("params", {})
+        for key in ("pause_roles", "resume_roles"):
+            if key in params:
+                params[key] = [role for role in params[key] if role in held] or ["Executive"]
 
 
 def variant_plan_file(dag: Any) -> Path:

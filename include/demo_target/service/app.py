@@ -36,6 +36,7 @@ from include.demo_target.config import (
 from include.demo_target.service import auth, queries, recon
 from include.demo_target.service.cache import RedisCache
 from include.demo_target.service.cfur import CrashFreeUsers
+from include.demo_target.service.detailed_logging import DetailedLogging
 from include.demo_target.service.faults import FaultInjector, FaultRequest
 from include.demo_target.service.metrics import Metrics, gauge
 from include.demo_target.service.pool import PoolHolder
@@ -70,6 +71,7 @@ class Runtime:
         for route in TENANT_ROUTES:
             self.metrics.rate_limited.labels(route=route)
         self.redis = RedisCache(settings.redis_url, self.metrics, settings.cache_ttl_seconds)
+        self.detailed = DetailedLogging(self.pool, self.metrics.detailed_logs)
         self.cfur = CrashFreeUsers(settings.cfur_window_seconds)
         self.release = release_for(settings.version)
         self.metrics.version_info.labels(version=settings.version).set(1)
@@ -182,6 +184,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if route.startswith("/tenants/"):
                 # a crash is an unhandled error (500); a graceful 503 while degraded is not
                 runtime.cfur.observe(client, response.status_code >= 500 and response.status_code != 503)
+                await anyio.to_thread.run_sync(runtime.detailed.observe, request.url.path, request.method, route,
+                                               response.status_code, time.perf_counter() - started, user or "")
         return response
 
     def tenant_query(tenant_id: int, group: str, run: Callable[[psycopg.Connection], Any]) -> Any:

@@ -57,6 +57,8 @@ class Metrics:
             ("db_pool_waiting_requests", "waiting", "Clients waiting for a connection"),
         ):
             Gauge(name, doc, registry=r).set_function(_reader(pool_stats, key))
+        self.detailed_logs = Counter("detailed_request_logs", "Requests logged in detail (detailed_logging flag)",
+                                     registry=r)
         self.cache_hit = Counter("cache_hit_total", "Forecast cache hits", registry=r)
         self.cache_miss = Counter("cache_miss_total", "Forecast cache misses", registry=r)
         self.cache_errors = Counter("cache_errors_total", "Redis calls that failed (served from the database)",

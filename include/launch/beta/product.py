@@ -15,8 +15,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-PRODUCT_METRICS = frozenset({"trust_forecasts_percent", "users_with_decision_percent",
-                             "support_tickets_per_user_month", "support_tickets_week_count", "active_users_count"})
 DAYS_PER_MONTH = 30.0
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from include.launch.beta.scoring import fmt
 
-MARK = {"pass": "PASS", "fail": "FAIL", "no_data": "NO DATA", "not_due": "not due yet"}
+MARK = {"pass": "PASS", "fail": "FAIL", "no_data": "NO DATA", "not_due": "not due yet", "paused": "BETA PAUSED"}
 ARROW = {"improving": "improving", "worsening": "worsening", "unchanged": "unchanged", "first": "first value",
          "-": "-"}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from include.launch.core.criteria import Criterion
 
-PASS, FAIL, NO_DATA, NOT_DUE = "pass", "fail", "no_data", "not_due"
+PASS, FAIL, NO_DATA, NOT_DUE, PAUSED = "pass", "fail", "no_data", "not_due", "paused"
 
 
 def direction(criterion: Criterion, previous: float, value: float) -> str:
@@ -50,9 +50,17 @@ def score(criteria: list[Criterion], values: dict[str, float | None], history: l
     return rows
 
 
+def paused_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A paused day's rows: nothing is judged, every criterion says paused (the review counts the day
+    as not measured)."""
+    return [{**row, "value": None, "status": PAUSED, "trend": "-"} for row in rows]
+
+
 def day_outcome(rows: list[dict[str, Any]]) -> str:
-    """failed if any criterion failed; inconclusive if any had no data; else successful."""
+    """paused if the beta was; failed if any criterion failed; inconclusive if any had no data; else successful."""
     statuses = {row["status"] for row in rows}
+    if statuses == {PAUSED}:
+        return "paused"
     if FAIL in statuses:
         return "failed"
     if NO_DATA in statuses:

@@ -35,6 +35,7 @@ class Metric(str, Enum):
     DB_CPU_PERCENT = "db_cpu_percent"
     DB_QUERY_P95_MS = "db_query_p95_ms"
     CACHE_HIT_RATE_PERCENT = "cache_hit_rate_percent"
+    QUEUE_WAIT_P95_MS = "queue_wait_p95_ms"  # how long a background job waits in its queue (p95)
     REDIS_MEMORY_PERCENT = "redis_memory_percent"
     CFUR_PERCENT = "cfur_percent"
     UPTIME_PERCENT = "uptime_percent"

@@ -114,6 +114,11 @@ def release_lock(spec: PhaseSpec, context: Any) -> None:
 UNDOING_EVENTS = ("rollback_completed", "beta_paused", "rollback_failed")
 
 
+def _resumed_after(row: Any, rows: list[Any]) -> bool:
+    """A beta paused on some day of its window and resumed later is running again, not undone."""
+    return row.event == "beta_paused" and any(r.event == "beta_resumed" and r.seq > row.seq for r in rows)
+
+
 def phase_order(spec: PhaseSpec, context: Any) -> CheckResult:
     run = PhaseRun.from_context(spec, context)
     required = spec.phase.requires
@@ -130,8 +135,8 @@ def phase_order(spec: PhaseSpec, context: Any) -> CheckResult:
         return CheckResult(Outcome.FAILED, f"phase {required!r} was rolled back by hand by {undone.actor} at "
                                            f"{undone.recorded_at:%Y-%m-%d %H:%M} UTC ({undone.payload.get('reason')}); "
                                            f"it must complete again before {spec.phase.id!r} can start")
-    later = [row for row in run.ledger.rows(launch_id=spec.launch_id, phase_id=required)
-             if row.seq > done[-1].seq and row.event in UNDOING_EVENTS]
+    after = [row for row in run.ledger.rows(launch_id=spec.launch_id, phase_id=required) if row.seq > done[-1].seq]
+    later = [row for row in after if row.event in UNDOING_EVENTS and not _resumed_after(row, after)]
     if later:
         return CheckResult(Outcome.FAILED, f"phase {required!r} completed (seq {done[-1].seq}) but was undone after: "
                                            f"{later[-1].event} at seq {later[-1].seq} "

@@ -41,6 +41,11 @@ def _approvers(plan: Plan) -> list[Approver]:
     return named + [a for window in plan.freeze_windows if window.override for a in window.override.approvers]
 
 
+def held_roles(plan: Plan) -> set[str]:
+    """Every role some person of the plan holds."""
+    return {a.role for a in _approvers(plan) if a.role}
+
+
 def roles_of(plan: Plan, user: str) -> set[str]:
     """Every role the plan gives ``user``."""
     return {a.role for a in _approvers(plan) if a.id == user and a.role}
@@ -48,7 +53,7 @@ def roles_of(plan: Plan, user: str) -> set[str]:
 
 def incident_problems(plan: Plan) -> list[str]:
     problems: list[str] = []
-    held = {a.role for a in _approvers(plan) if a.role}
+    held = held_roles(plan)
     seen: set[str] = set()
     for index, rule in enumerate(plan.incidents):
         where = f"incidents[{index}]"

@@ -192,9 +192,13 @@ def semantic_problems(plan: Plan) -> list[str]:
                 if criterion.when is not None:
                     problems.append(f"scorecards[{index}].{group}[{position}].when: a scorecard judges each day's "
                                     "value as it is; a condition is applied only by checks, the soak and the canary")
+    from include.launch.plan.beta_rules import beta_problems
     from include.launch.plan.incident_rules import incident_problems
+    from include.launch.plan.review_rules import review_problems
 
     problems += incident_problems(plan)
+    problems += review_problems(plan)
+    problems += beta_problems(plan)
     if plan.mode != "demo":
         problems += [f"phases[{i}].{group}[{k}].params.replay_allowed: accepting a replayed beta is a demo allowance; "
                      "only a plan marked mode: demo may set it"

@@ -12,7 +12,6 @@ from typing import Any
 from include.launch.evidence.store import EvidenceStore
 
 DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
-SURVEY_METRICS = frozenset({"would_pay_again_percent", "satisfaction_score", "nps_score"})
 
 
 def list_names(store: EvidenceStore, pattern: str) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from include.launch.beta.scoring import fmt
 
-MARK = {"pass": "MET", "fail": "MISSED", "no_data": "NO DATA"}
+MARK = {"pass": "MET", "fail": "MISSED", "no_data": "NO DATA", "not_enough_data": "NOT ENOUGH DATA"}
 UP = "../.."  # from <phase>/<run>/ back to the evidence base
 
 
@@ -41,7 +41,7 @@ def criteria_table(review: dict[str, Any]) -> list[str]:
     for n, result in enumerate(review["criteria"], 1):
         for k, row in enumerate(result["metrics"]):
             name = f"{result['name']}{' (critical)' if result['critical'] else ''}" if k == 0 else ""
-            days = f"; failed {len(row['days_failed'])} day(s)" if row["days_failed"] else ""
+            days = f"; {row['coverage']}" + (f"; failed {len(row['days_failed'])} day(s)" if row["days_failed"] else "")
             lines.append(f"| {n if k == 0 else ''} | {name} | {row['metric']} = {_value(row)}{days} | "
                          f"{row['op']} {fmt(row['threshold'])} | {MARK[row['verdict']]} | "
                          f"{_files(row['failing_files'] or row['files'])} |")
@@ -53,7 +53,11 @@ def completion_report(review: dict[str, Any], run_id: str) -> str:
     met = sum(1 for r in review["criteria"] if r["verdict"] == "pass")
     lines = [f"# Beta completion report ({beta['first_day']} to {beta['last_day']})", "",
              _verdict_line(review), "",
-             f"- {met} of {len(review['criteria'])} success criteria met over {beta['days']} scored days.",
+             f"- {met} of {len(review['criteria'])} success criteria met over {beta['days']} scored days of "
+             f"{beta['planned_days']} planned" + (f"; paused on {len(beta['paused_days'])} day(s): "
+                                                 f"{', '.join(beta['paused_days'])}" if beta["paused_days"] else "")
+             + f". A criterion needs {beta['coverage']['min_days_measured']} measured days (surveys: "
+               f"{beta['coverage']['min_survey_answers']} answers), or it is NOT ENOUGH DATA.",
              "- Daily outcomes: " + ", ".join(f"{d[5:]} {o}" for d, o in beta["outcomes"].items()),
              f"- Review run: `{run_id}`", "", "## Success criteria over the whole beta", "",
              *criteria_table(review), ""]

@@ -11,115 +11,35 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 from airflow.sdk.exceptions import AirflowSkipException
 
 from include.launch.beta import charts, reports, scoring
-from include.launch.beta.product import PRODUCT_METRICS, product_metrics
+from include.launch.beta.product import product_metrics
 from include.launch.beta.survey import parse_survey, quotes, summarise
 from include.launch.core.vocabulary import Metric, Outcome
 from include.launch.evidence.runtime import PhaseRun
-from include.launch.evidence.store import EvidenceRef, EvidenceStore, sha256_of
+from include.launch.evidence.store import EvidenceRef, sha256_of
+from include.launch.plan.daily_metrics import (
+    ALWAYS_COLLECTED,
+    PLATFORM_METRICS,
+    PRODUCT_METRICS,
+    QUALITY_METRIC,
+    SURVEY_METRICS,
+)
 from include.launch.plugins.metrics.sample import Sample
-from include.launch.spec.scorecard import DAY_EVENT, WINDOW_CLOSED, WINDOW_OPENED, ScorecardSpec
-
-if TYPE_CHECKING:
-    from include.launch.evidence.ledger import Ledger
+from include.launch.scorecard.window import Window, find_window, logical_day, scorecard_run
+from include.launch.spec.scorecard import DAY_EVENT, WINDOW_OPENED, ScorecardSpec
 
 log = logging.getLogger(__name__)
 
-PLATFORM_METRICS = frozenset({"error_rate_percent", "latency_p95_ms", "latency_p99_ms", "uptime_percent",
-                              "cfur_percent"})
-ALWAYS_COLLECTED = frozenset({"error_rate_percent", "latency_p95_ms", "uptime_percent"})  # the daily platform view
-SURVEY_METRICS = frozenset({"would_pay_again_percent", "satisfaction_score", "nps_score"})
-QUALITY_METRIC = "data_integrity_issues_count"
 SURVEY_DAYS = (7, 14)
 INBOX = "inbox"
 TICKETS_PER_WEEK_P1 = 20
 INCIDENT_TITLES = {"integrity": "Data integrity check failed", "tenant_isolation": "Tenant isolation violated"}
-
-
-@dataclass
-class ScorecardRun(PhaseRun):
-    """A PhaseRun whose evidence goes to the scorecard's folder."""
-
-    evidence_folder: str = ""
-
-    @cached_property
-    def evidence(self) -> EvidenceStore:
-        return EvidenceStore(self.spec.plan.evidence.base, self.evidence_folder)
-
-
-def scorecard_run(spec: ScorecardSpec, context: Any) -> ScorecardRun:
-    base = PhaseRun.from_context(spec.phase_spec, context)
-    return ScorecardRun(spec.phase_spec, base.run_id, base.task_id, base.params, base.triggering_user,
-                        evidence_folder=spec.scorecard.evidence_folder)
-
-
-# --- the window ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Window:
-    """The scorecard's window from the ledger: start (UTC), days, cohort tenants, closing time if any."""
-
-    start: datetime
-    days: int
-    run_id: str
-    tenants: list[int] = field(default_factory=list)
-    closed_at: datetime | None = None
-    closed_by: str = ""
-
-    @property
-    def first_day(self) -> date:
-        return self.start.date()
-
-    def day_number(self, day: date) -> int:
-        return (day - self.first_day).days + 1
-
-    def date_of(self, day_number: int) -> date:
-        return self.first_day + timedelta(days=day_number - 1)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"start": self.start.isoformat(), "days": self.days, "run_id": self.run_id, "tenants": self.tenants,
-                "planned_end": (self.start + timedelta(days=self.days)).isoformat(),
-                "closed_at": self.closed_at.isoformat() if self.closed_at else None, "closed_by": self.closed_by}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Window:
-        closed = data.get("closed_at")
-        return cls(datetime.fromisoformat(data["start"]), int(data["days"]), str(data["run_id"]),
-                   [int(t) for t in data.get("tenants") or []], datetime.fromisoformat(closed) if closed else None,
-                   str(data.get("closed_by") or ""))
-
-
-def find_window(ledger: Ledger, spec: ScorecardSpec) -> Window | None:
-    """The latest window of the scorecard's phase: the first opening row of the latest opening run."""
-    rows = ledger.rows(launch_id=spec.launch_id, phase_id=spec.scorecard.phase)
-    opened = [r for r in rows if r.event in WINDOW_OPENED and r.outcome == Outcome.SUCCESSFUL.value]
-    if not opened:
-        return None
-    latest_run = opened[-1].run_id
-    first = next(r for r in opened if r.run_id == latest_run)
-    payload = first.payload
-    start = datetime.fromisoformat(payload["start"]) if payload.get("start") else first.recorded_at
-    closed = next((r for r in rows if r.seq > first.seq and r.event in WINDOW_CLOSED), None)
-    return Window(start.astimezone(UTC), int(payload.get("days") or spec.scorecard.days), first.run_id,
-                  [int(t) for t in payload.get("tenants") or []],
-                  closed.recorded_at.astimezone(UTC) if closed else None,
-                  f"{closed.event}: {closed.payload.get('reason', '')}" if closed else "")
-
-
-def logical_day(context: Any) -> date:
-    moment = context.get("data_interval_start") or context.get("logical_date")
-    if moment is None:
-        return datetime.now(UTC).date()
-    return datetime.fromisoformat(str(moment)).astimezone(UTC).date() if isinstance(moment, str) \
-        else moment.astimezone(UTC).date()
 
 
 def daily_name(day: date) -> str:
@@ -159,7 +79,11 @@ def _window_info(context: Any) -> dict[str, Any]:
 
 
 def _metrics_named(spec: ScorecardSpec) -> set[str]:
-    return {c.metric.value for c in [*spec.scorecard.criteria, *spec.scorecard.weekly_criteria]}
+    """The scorecard's own metrics and every metric the review of it reads (its scaling decisions)."""
+    from include.launch.plan.review_rules import judged_metrics
+
+    own = {c.metric.value for c in [*spec.scorecard.criteria, *spec.scorecard.weekly_criteria]}
+    return own | judged_metrics(spec.plan, spec.scorecard.id)
 
 
 def _day_start(iso: str) -> datetime:
@@ -178,6 +102,7 @@ def prometheus_url(run: PhaseRun) -> str | None:
 def from_prometheus(base: str, job: str, metrics: set[str], day_start: datetime) -> dict[str, Any]:
     """Each metric over the day (up to now for today), evaluated at the end of the interval."""
     from include.monitoring import promql
+    from include.monitoring.client import first_value
 
     end = min(datetime.now(UTC), day_start + timedelta(days=1))
     seconds = max(int((end - day_start).total_seconds()), 60)
@@ -190,8 +115,7 @@ def from_prometheus(base: str, job: str, metrics: set[str], day_start: datetime)
         response = requests.get(f"{base}/api/v1/query", params={"query": expression, "time": str(end.timestamp())},
                                 timeout=10)
         response.raise_for_status()
-        result = response.json()["data"]["result"]
-        values[name] = float(result[0]["value"][1]) if result else None
+        values[name] = first_value(response.json()["data"]["result"])
     return {"source": "prometheus", "values": values, "window_seconds": seconds}
 
 
@@ -350,14 +274,17 @@ def _open_titles(run: PhaseRun) -> dict[str, str]:
     return {i.title: i.incident_id for i in open_incidents(run.ledger.rows(launch_id=run.spec.launch_id))}
 
 
-def open_once(run: PhaseRun, severity: str, title: str, summary: str, data_integrity: str = "OK") -> dict[str, Any]:
-    """Open an incident unless one with this title is still open (a re-run or the next day)."""
+def open_once(run: PhaseRun, severity: str, title: str, summary: str, data_integrity: str = "OK",
+              tenants: list[str] | None = None) -> dict[str, Any]:
+    """Open an incident unless one with this title is still open (a re-run or the next day);
+    ``tenants``: the tenants it touches (the report's users affected)."""
     from include.launch.evidence.incidents import open_incident
 
     existing = _open_titles(run).get(title)
     if existing:
         return {"incident_id": existing, "severity": severity, "title": title, "state": "still open"}
-    ref = open_incident(run, severity=severity, title=title, summary=summary, data_integrity=data_integrity)
+    ref = open_incident(run, severity=severity, title=title, summary=summary, data_integrity=data_integrity,
+                        tenants=tenants)
     ident = ref.path.rsplit("/", 1)[-1].removesuffix(".md")
     return {"incident_id": ident, "severity": severity, "title": title, "state": "opened"}
 
@@ -382,10 +309,16 @@ def quality_suites(spec: ScorecardSpec, context: Any) -> dict[str, Any]:
             issues = None if issues is None else issues + max(count, 1)
             incidents.append(open_once(run, "P0", f"{INCIDENT_TITLES[suite]} [{spec.scorecard.id}]",
                                        f"day {info['day']} ({info['date']}): {result.summary}",
-                                       data_integrity=f"VIOLATED ({suite})"))
+                                       data_integrity=f"VIOLATED ({suite})",
+                                       tenants=[str(t) for t in info["window"].get("tenants") or []]))
         elif result.outcome is not Outcome.SUCCESSFUL:
             issues = None
-    return {"values": {QUALITY_METRIC: issues}, "suites": suites, "incidents": incidents}
+    paused = None
+    if incidents:  # seed 001: any integrity issue means an immediate pause
+        from include.launch.scorecard.pause import pause_for_incidents
+
+        paused = pause_for_incidents(run, spec, Window.from_dict(info["window"]), str(info["date"]), incidents)
+    return {"values": {QUALITY_METRIC: issues}, "suites": suites, "incidents": incidents, "paused": paused}
 
 
 # --- scoring and evidence -----------------------------------------------------------------------
@@ -488,6 +421,12 @@ def score_day(run: PhaseRun, spec: ScorecardSpec, entry: dict[str, Any], found: 
     week_closes = day % 7 == 0 or day == found.days
     if card.weekly_criteria and week_closes:
         doc["weekly_criteria"] = scoring.score(list(card.weekly_criteria), values, history, not_due, sources)
+    pause = found.pause_covering(date.fromisoformat(day_iso))
+    if pause is not None:  # measured or not, a paused beta's day judges nothing
+        doc["paused"] = pause.as_dict()
+        doc["criteria"] = scoring.paused_rows(doc["criteria"])
+        if "weekly_criteria" in doc:
+            doc["weekly_criteria"] = scoring.paused_rows(doc["weekly_criteria"])
     doc["outcome"] = scoring.day_outcome(doc["criteria"] + doc.get("weekly_criteria", []))
     if (ticket_incident := _tickets_rule(run, spec, doc)) is not None:
         doc["incidents"].append(ticket_incident)
@@ -506,6 +445,7 @@ def score_day(run: PhaseRun, spec: ScorecardSpec, entry: dict[str, Any], found: 
         "criteria": [{"metric": r["metric"], "value": r["value"], "threshold": r["threshold"], "status": r["status"]}
                      for r in doc["criteria"] + doc.get("weekly_criteria", [])],
         "incidents": [i["incident_id"] for i in doc["incidents"]], "files": files,
+        "paused": bool(doc.get("paused")),
     }, refs)
     return doc
 
@@ -536,7 +476,8 @@ def _day_files(spec: ScorecardSpec, doc: dict[str, Any], chart_paths: dict[str, 
 def summary_text(doc: dict[str, Any]) -> str:
     lines = [f"Day {doc['day']}/{doc['days']} ({doc['date']}): {doc['outcome'].upper()}"]
     for row in doc["criteria"] + doc.get("weekly_criteria", []):
-        mark = {"pass": "OK", "fail": "FAIL", "no_data": "no data", "not_due": "not due"}[row["status"]]
+        mark = {"pass": "OK", "fail": "FAIL", "no_data": "no data", "not_due": "not due", "paused": "paused"}[
+            row["status"]]
         lines.append(f"- {row['description']}: {scoring.fmt(row['value'])} ({mark}; {row['trend']})")
     for incident in doc["incidents"]:
         lines.append(f"- {incident['severity']} {incident['incident_id']}: {incident['title']} ({incident['state']})")

@@ -11,7 +11,10 @@ from include.launch.spec.phase import PhaseSpec, build_phase_spec
 
 DAY_EVENT = "scorecard_day"
 WINDOW_OPENED = ("beta_started", "phase_completed")
-WINDOW_CLOSED = ("beta_paused", "rollback_completed")
+WINDOW_CLOSED = ("rollback_completed",)  # the phase's own rollback ends the window
+# A pause (on any day: a P0 of the daily scorecard, or by hand) keeps the window: its days are
+# scored as paused until a resume.
+PAUSED, RESUMED = "beta_paused", "beta_resumed"
 
 
 @dataclass(frozen=True)

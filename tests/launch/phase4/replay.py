@@ -11,8 +11,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from include.launch.evidence.store import EvidenceStore
+from include.launch.plan.daily_metrics import QUALITY_METRIC
 from include.launch.plan.loader import PLANS_DIR, load_plan
-from include.launch.scorecard.daily import QUALITY_METRIC, ScorecardRun, Window, open_once, score_day
+from include.launch.scorecard.daily import open_once, score_day
+from include.launch.scorecard.window import ScorecardRun, Window
 from include.launch.spec.scorecard import build_scorecard_spec
 from tests.harness.scorecard import open_window
 
@@ -33,13 +35,17 @@ class Beta:
     would_pay: float = 50.0
     satisfaction: float = 4.3
     nps: float = 50.0
-    latency_p95_ms: float = 450.0  # above the 400 ms rule: scale the forecast workers
+    latency_p95_ms: float = 450.0
+    queue_wait_p95_ms: float = 450.0  # above the 400 ms rule: scale the forecast workers
     cache_hit_rate: float = 92.0  # above 80 %: keep the Redis cache
     integrity_day: int | None = None  # a data-integrity issue found on this day only
+    respondents: int = 24  # answers in each survey
+    missing_days: tuple[int, ...] = ()  # days on which neither the platform nor the quality suites measured
 
 
 def survey(beta: Beta, day: int) -> dict[str, Any]:
-    return {"respondents": 24, "trust_forecasts_percent": beta.trust, "would_pay_again_percent": beta.would_pay,
+    return {"respondents": beta.respondents, "trust_forecasts_percent": beta.trust,
+            "would_pay_again_percent": beta.would_pay,
             "satisfaction_score": beta.satisfaction, "nps_score": beta.nps if day == 14 else max(beta.nps, 45.0)}
 
 
@@ -65,19 +71,22 @@ def replay(ledger_url: str, beta: Beta = Beta(), start: date = START, write_days
                                     "satisfaction_mean": 4.5, "nps_mean": 9}]}
             store.write_json(f"survey_results_day{day}.json", document, replace=True)
             documents[str(day)] = json.dumps(document)
-            surveys[str(day)] = {"status": "imported", "summary": summary, "respondents": 24}
+            surveys[str(day)] = {"status": "imported", "summary": summary, "respondents": beta.respondents}
         incidents = []
-        issues = 0.0
+        issues: float | None = 0.0
         if day == beta.integrity_day:
             issues = 1.0
             incidents.append(open_once(run, "P0", "Data integrity check failed [beta_daily_metrics]",
                                        f"day {day} ({day_iso}): 1 unbalanced journal entry",
                                        data_integrity="VIOLATED (integrity)"))
+        platform: dict[str, float | None] = {
+            "error_rate_percent": beta.error_rate, "uptime_percent": beta.uptime,
+            "latency_p95_ms": beta.latency_p95_ms + (day % 3) * 10,
+            "queue_wait_p95_ms": beta.queue_wait_p95_ms + (day % 3) * 10, "cache_hit_rate_percent": beta.cache_hit_rate}
+        if day in beta.missing_days:
+            platform, issues = dict.fromkeys(platform), None
         collected = {
-            "platform": {day_iso: {"source": "replay", "values": {
-                "error_rate_percent": beta.error_rate, "uptime_percent": beta.uptime,
-                "latency_p95_ms": beta.latency_p95_ms + (day % 3) * 10,
-                "cache_hit_rate_percent": beta.cache_hit_rate}}},
+            "platform": {day_iso: {"source": "replay", "values": platform}},
             "product": {day_iso: {"trust_forecasts_percent": beta.trust, "users_with_decision_percent": beta.decisions,
                                   "support_tickets_per_user_month": beta.tickets, "support_tickets_week_count": 2.0}},
             "surveys": dict(surveys),

@@ -47,11 +47,12 @@ def test_all_criteria_met_recommends_yes(review_env: dict[str, Any], approvals: 
     assert "| Scale forecast_workers (4 -> 16 workers)? | YES: 4 -> 16 workers |" in decisions
     assert "| Scale redis_cache (2 -> 8 GB)? | NO: 2 -> 2 GB |" in decisions
     scaling = (folder / "scaling_justifications.md").read_text()
-    assert "latency_p95_ms > 400" in scaling and "cache_hit_rate_percent < 80" in scaling
+    assert "queue_wait_p95_ms > 400" in scaling and "cache_hit_rate_percent < 80" in scaling
     assert "phase3_beta/daily_metrics_2025-06-02.json" in scaling
     # Every criterion with its value, threshold, verdict and the files it came from.
     report = (folder / "beta_completion_report.md").read_text()
-    assert "7 of 7 success criteria met over 14 scored days" in report
+    assert "7 of 7 success criteria met over 14 scored days of 14 planned" in report
+    assert "measured on 14 of 14 days (plan minimum 12)" in report and "24 survey answers (plan minimum 10)" in report
     assert "phase3_beta/survey_results_day14.json" in report
     assert "phase3_beta/daily_metrics_2025-06-15.json" in report
     assert "](../../phase3_beta/charts/2025-06-15/nps_score.svg)" in report
@@ -138,3 +139,45 @@ def test_missing_daily_file_stops_at_the_pre_check(review_env: dict[str, Any]) -
     assert "phase3_beta/survey_results_day7.json is missing" in check.payload["summary"]
     assert not (review_env["evidence"] / "phase4_review").exists() or not list(
         (review_env["evidence"] / "phase4_review").rglob("rollout_approval.md"))
+
+
+def test_three_days_without_data_is_not_enough_data_never_met(review_env: dict[str, Any],
+                                                              approvals: ApprovalClient) -> None:
+    """Days 3-5 measured nothing: 11 of 14 days is under the plan's 12, so error rate, uptime and data
+    integrity are NOT ENOUGH DATA although every measured day met them; integrity is critical: NO."""
+    replay(review_env["ledger"], Beta(missing_days=(3, 4, 5)))
+    dag_run, _, folder = decide(review_env, approvals, Answer(
+        "approve", user="exec_approver", option="NO", params={"comment": "Three blind days; re-run the beta first."}))
+    assert dag_run.state == "success", states(dag_run)
+    review = json.loads((folder / "review.json").read_text())
+    verdicts = {c["name"]: c["verdict"] for c in review["criteria"]}
+    assert verdicts["Error rate < 0.1%, uptime > 99.9%"] == "not_enough_data"
+    assert verdicts["Zero data-integrity issues"] == "not_enough_data"
+    assert verdicts[">= 40% would pay again today"] == "pass"
+    rec = review["recommendation"]
+    assert rec["decision"] == "NO"
+    assert ("critical criterion missed: Zero data-integrity issues (data_integrity_issues_count: not enough data, "
+            "measured on 11 of 14 days (plan minimum 12)") in rec["blockers"][0]
+    assert any("error_rate_percent: not enough data, measured on 11 of 14 days (plan minimum 12); 0.02 on what was "
+               "measured" in m for m in rec["misses"])
+    assert "NOT ENOUGH DATA" in (folder / "beta_completion_report.md").read_text()
+
+
+def test_two_missing_days_are_within_coverage_but_a_thin_survey_is_not(review_env: dict[str, Any],
+                                                                      approvals: ApprovalClient) -> None:
+    """12 of 14 days meets the plan's minimum; 8 answers per survey is under its 10, so every survey
+    criterion is a named condition (CONDITIONAL), not a pass."""
+    replay(review_env["ledger"], Beta(missing_days=(3, 4), respondents=8))
+    dag_run, _, folder = decide(review_env, approvals, Answer(
+        "approve", user="exec_approver", option="CONDITIONAL",
+        params={"comment": "Survey again with more users before the rollout."}))
+    assert dag_run.state == "success", states(dag_run)
+    review = json.loads((folder / "review.json").read_text())
+    verdicts = {c["name"]: c["verdict"] for c in review["criteria"]}
+    assert verdicts["Error rate < 0.1%, uptime > 99.9%"] == "pass"
+    assert verdicts["Zero data-integrity issues"] == "pass"
+    assert verdicts[">= 40% would pay again today"] == "not_enough_data"
+    assert verdicts["Satisfaction >= 4.0, NPS >= 40"] == "not_enough_data"
+    assert review["recommendation"]["decision"] == "CONDITIONAL"
+    assert any("would_pay_again_percent: not enough data, 8 survey answers (plan minimum 10)" in c
+               for c in review["recommendation"]["conditions"])

@@ -150,6 +150,20 @@ INVALID: list[tuple[str, Mutation, str]] = [
                                               [{"metric": "active_incidents_count", "op": ">", "threshold": 0,
                                                 "severity": "P0"}]),
      "phases[0].rollback.watch_minutes: no rollback trigger of this phase can judge the watch after a rollback"),
+    # The post-beta review (issue 20): a review that could only say "no data" or "keep" is refused.
+    ("review_of_unknown_scorecard", _set("phases.3.change.params.scorecard", "beta_vibes"),
+     "phases[3].change.params.scorecard: the plan has no scorecard 'beta_vibes' to review"),
+    ("review_criterion_not_scored", _set("phases.3.change.params.criteria.0.metrics", ["latency_p99_ms"]),
+     "phases[3].change.params.criteria[0].metrics: scorecard 'beta_daily_metrics' scores no latency_p99_ms; the "
+     "review could only say no data"),
+    ("decision_on_uncollected_metric", _set("phases.3.change.params.decisions.1.scale_when.0.metric",
+                                            "redis_memory_percent"),
+     "phases[3].change.params.decisions[1].scale_when: the daily scorecard cannot collect redis_memory_percent; the "
+     "decision could only say keep"),
+    ("coverage_longer_than_the_beta", _set("phases.3.change.params.min_days_measured", 15),
+     "phases[3].change.params.min_days_measured: 15 is more days than scorecard 'beta_daily_metrics' runs (14)"),
+    ("coverage_not_positive", _set("phases.3.change.params.min_survey_answers", 0),
+     "phases[3].change.params.min_survey_answers"),
 ]
 
 

@@ -154,3 +154,13 @@ def test_prometheus_reads_the_plan_queries_over_its_window(tmp_path: Any, monkey
     monkeypatch.delenv("AIRFLOW_CONN_PROM", raising=False)
     missing = prometheus(run, PrometheusParams(), None)
     assert missing.error == "no Prometheus connection 'prom'"
+
+
+def test_a_quantile_over_no_observations_is_no_data_never_nan() -> None:
+    """Prometheus answers histogram_quantile() over an interval without observations with NaN (the
+    forecast queue on a quiet day): no data, which the soak and the scorecard treat as unmeasured."""
+    from include.monitoring.client import first_value
+
+    assert first_value([{"metric": {}, "value": [1.0, "NaN"]}]) is None
+    assert first_value([]) is None
+    assert first_value([{"metric": {}, "value": [1.0, "12.5"]}]) == 12.5

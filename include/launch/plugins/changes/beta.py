@@ -29,6 +29,7 @@ from include.launch.plugins.changes.catalog import BetaEnrollmentParams
 
 BETA_STARTED = "beta_started"
 BETA_PAUSED = "beta_paused"
+BETA_RESUMED = "beta_resumed"
 
 
 def target_dsn(run: PhaseRun) -> str:
@@ -111,21 +112,7 @@ class BetaApplier:
 
     def revert(self, run: PhaseRun, snapshot: dict[str, Any]) -> dict[str, Any]:
         """Pause the beta: notify, flags off, data kept, CSV export per cohort tenant, reason recorded."""
-        reason = _rollback_reason(run)
-        with psycopg.connect(target_dsn(run)) as conn, conn.transaction():
-            conn.execute("UPDATE feature_flags SET enabled = false WHERE tenant_id = ANY(%s) AND flag = ANY(%s)",
-                         (self.tenants, self.flags))
-            conn.execute("UPDATE beta_cohort SET status = 'paused' WHERE tenant_id = ANY(%s)", (self.tenants,))
-        exports = export_tenants(run, self.tenants)
-        notified = self._notify_pause(run, snapshot, reason)
-        document = {"reason": reason, "paused_at": datetime.now(UTC).isoformat(), "tenants": self.tenants,
-                    "data_kept": True, "exports": {str(t): [r.path for r in refs] for t, refs in exports.items()},
-                    "notified": notified}
-        summary = run.evidence.write_json("beta_pause.json", document, replace=True)
-        refs = [summary, *[ref for tenant_refs in exports.values() for ref in tenant_refs]]
-        run.record(BETA_PAUSED, Outcome.SUCCESSFUL.value, {k: v for k, v in document.items() if k != "exports"}
-                   | {"export_files": sum(len(r) for r in exports.values())}, refs)
-        return {"paused": self.tenants, "flags_enabled": False, "exports": document["exports"]}
+        return pause_cohort(run, self.params, self.tenants, snapshot.get("invitees", []), _rollback_reason(run))
 
     # -- people -----------------------------------------------------------------------------
     def _invite(self, run: PhaseRun, snapshot: dict[str, Any], start: datetime, end: datetime) -> list[dict[str, str]]:
@@ -145,22 +132,78 @@ class BetaApplier:
                    details={"Channel": beta_channel(run), "Cohort": ", ".join(map(str, self.tenants))})
         return sent
 
-    def _notify_pause(self, run: PhaseRun, snapshot: dict[str, Any], reason: str) -> list[str]:
-        sender = email_sender(self.params.email_sender, run, self.params.smtp_conn_id)
-        notified = []
-        for person in snapshot.get("invitees", []):
-            mail = Mail(to=str(person.get("email") or f"user{person['user_id']}@unknown"), kind="beta_paused",
-                        key=f"{person['tenant_id']}_{person['user_id']}",
-                        subject=f"The {run.spec.plan.launch.name} beta is paused",
-                        body=(f"Hello {person.get('name', '')},\n\nWe paused the beta: {reason}.\nAll your data is "
-                              "kept as it is. A CSV export of your organisation's data is available on request "
-                              "from your account team. We will contact you before the beta resumes.\n"))
-            sender.send(mail)
-            notified.append(mail.to)
-        run.notify("beta_paused", f"Beta paused: {reason}. {len(notified)} invitee(s) told; data kept; CSV exports "
-                                  "in the evidence folder.", severity="P1",
-                   details={"Channel": beta_channel(run)})
-        return notified
+
+
+PAUSED_BODY = ("We paused the beta: {reason}.\nAll your data is kept as it is. A CSV export of your organisation's "
+               "data is available on request from your account team. We will contact you before the beta resumes.")
+RESUMED_BODY = ("The beta is running again: {reason}.\nYour beta features are back on until {until}; nothing you "
+                "entered was lost.")
+
+
+def _tell_invitees(run: PhaseRun, params: BetaEnrollmentParams, people: list[dict[str, Any]], kind: str,
+                   subject: str, body: str) -> list[str]:
+    sender = email_sender(params.email_sender, run, params.smtp_conn_id)
+    told = []
+    for person in people:
+        mail = Mail(to=str(person.get("email") or f"user{person['user_id']}@unknown"), kind=kind,
+                    key=f"{person['tenant_id']}_{person['user_id']}",
+                    subject=subject.format(launch=run.spec.plan.launch.name),
+                    body=f"Hello {person.get('name', '')},\n\n{body}\n")
+        sender.send(mail)
+        told.append(mail.to)
+    return told
+
+
+def invitee_people(dsn: str, invitees: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each invitee (tenant_id, user_id) with the e-mail address and name the target holds."""
+    ids = [int(i["user_id"]) for i in invitees]
+    with psycopg.connect(dsn) as conn:
+        people = {int(uid): {"email": str(email), "name": str(name)} for uid, email, name in conn.execute(
+            "SELECT id, email, name FROM users WHERE id = ANY(%s)", (ids,)).fetchall()}
+    return [{**i, **people.get(int(i["user_id"]), {})} for i in invitees]
+
+
+def pause_cohort(run: PhaseRun, params: BetaEnrollmentParams, tenants: list[int], people: list[dict[str, Any]],
+                 reason: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Pause the beta: both flags off, every row kept, one CSV per tenant table, the invitees and
+    Slack told, a ``beta_paused`` row with the reason (``extra``: who paused it, for which incident)."""
+    flags = [params.flag, params.logging_flag]
+    with psycopg.connect(target_dsn(run)) as conn, conn.transaction():
+        conn.execute("UPDATE feature_flags SET enabled = false WHERE tenant_id = ANY(%s) AND flag = ANY(%s)",
+                     (tenants, flags))
+        conn.execute("UPDATE beta_cohort SET status = 'paused' WHERE tenant_id = ANY(%s)", (tenants,))
+    exports = export_tenants(run, tenants)
+    notified = _tell_invitees(run, params, people, "beta_paused", "The {launch} beta is paused",
+                              PAUSED_BODY.format(reason=reason))
+    run.notify("beta_paused", f"Beta paused: {reason}. {len(notified)} invitee(s) told; data kept; CSV exports "
+                              "in the evidence folder.", severity="P1", details={"Channel": beta_channel(run)})
+    document = {"reason": reason, "paused_at": datetime.now(UTC).isoformat(), "tenants": tenants,
+                "data_kept": True, "exports": {str(t): [r.path for r in refs] for t, refs in exports.items()},
+                "notified": notified, **(extra or {})}
+    summary = run.evidence.write_json("beta_pause.json", document, replace=True)
+    refs = [summary, *[ref for tenant_refs in exports.values() for ref in tenant_refs]]
+    run.record(BETA_PAUSED, Outcome.SUCCESSFUL.value, {k: v for k, v in document.items() if k != "exports"}
+               | {"export_files": sum(len(r) for r in exports.values())}, refs, actor=str((extra or {}).get("by", "")))
+    return {"paused": tenants, "flags_enabled": False, "exports": document["exports"]}
+
+
+def resume_cohort(run: PhaseRun, params: BetaEnrollmentParams, tenants: list[int], people: list[dict[str, Any]],
+                  until: datetime, reason: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """Resume a paused beta: the beta flag on again until the planned end (detailed logging stays
+    off: its hours were the first ones), the cohort active, the invitees and Slack told."""
+    with psycopg.connect(target_dsn(run)) as conn, conn.transaction():
+        conn.execute("UPDATE feature_flags SET enabled = true, expires_at = %s WHERE tenant_id = ANY(%s) "
+                     "AND flag = %s", (until, tenants, params.flag))
+        conn.execute("UPDATE beta_cohort SET status = 'active' WHERE tenant_id = ANY(%s)", (tenants,))
+    told = _tell_invitees(run, params, people, "beta_resumed", "The {launch} beta is running again",
+                          RESUMED_BODY.format(reason=reason, until=f"{until:%Y-%m-%d}"))
+    run.notify("beta_resumed", f"Beta resumed: {reason}. {len(told)} invitee(s) told.",
+               details={"Channel": beta_channel(run)})
+    document = {"reason": reason, "resumed_at": datetime.now(UTC).isoformat(), "tenants": tenants,
+                "until": until.isoformat(), "notified": told, **extra}
+    ref = run.evidence.write_json("beta_resume.json", document, replace=True)
+    run.record(BETA_RESUMED, Outcome.SUCCESSFUL.value, document, [ref], actor=str(extra.get("by", "")))
+    return document
 
 
 def read_enrollment(dsn: str, flags: list[str]) -> dict[str, Any]:

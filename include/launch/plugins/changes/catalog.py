@@ -76,7 +76,9 @@ class BetaEnrollmentParams(Params):
     cohort: the invitees, ``"tenant_id:user_id"`` each (or ``{"tenant_id": .., "user_id": ..}``),
     one per tenant, given in the trigger form; flag / logging_flag: the feature flags set per cohort
     tenant; email_sender: ``outbox`` (messages written to the evidence folder) or ``smtp`` (through
-    the Airflow connection ``smtp_conn_id``); inactive_roles: user roles that cannot be invited.
+    the Airflow connection ``smtp_conn_id``); inactive_roles: user roles that cannot be invited;
+    pause_roles: who may pause the running beta by hand on any day (the beta control DAG);
+    resume_roles: who may resume a paused beta once the incidents that paused it are resolved.
     """
 
     cohort_min: int = Field(default=10, ge=1)
@@ -90,6 +92,8 @@ class BetaEnrollmentParams(Params):
     smtp_conn_id: str = "smtp_beta"
     inactive_roles: list[str] = Field(default_factory=lambda: ["disabled", "inactive", "deactivated", "suspended"])
     beta_start_date: str | None = None
+    pause_roles: list[str] = Field(default_factory=list)
+    resume_roles: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cohort_bounds(self) -> BetaEnrollmentParams:
@@ -171,9 +175,13 @@ class RolloutDecisionParams(Params):
     """rollout_users: size of the next rollout; decisions: scaling questions answered from data;
     scorecard: the daily scorecard whose evidence is reviewed; criteria: the launch document's
     success criteria over that scorecard's metrics (empty: one per scorecard criterion, the latest
-    value, data integrity critical); options: the answers the decision offers."""
+    value, data integrity critical); options: the answers the decision offers; min_days_measured: a
+    daily criterion measured on fewer days of the beta is "not enough data" (default: every day);
+    min_survey_answers: a survey criterion read from a survey with fewer answers is too."""
 
     rollout_users: int = Field(ge=1)
+    min_days_measured: int | None = Field(default=None, ge=1)
+    min_survey_answers: int = Field(default=1, ge=1)
     options: list[Literal["YES", "CONDITIONAL", "NO"]] = Field(default=["YES", "CONDITIONAL", "NO"], min_length=1)
     decisions: list[ScalingDecision] = Field(default_factory=list)
     scorecard: str = "beta_daily_metrics"

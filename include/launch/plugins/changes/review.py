@@ -45,7 +45,7 @@ class RolloutDecisionApplier:
         card = self._scorecard(run)
         store = EvidenceStore(run.spec.plan.evidence.base)
         beta = evidence.load(store, card.evidence_folder, run.ledger.rows(launch_id=run.spec.launch_id), card.phase)
-        return analysis.review(self.params, list(card.criteria), beta)
+        return analysis.review(self.params, list(card.criteria), beta, card.days)
 
     def propose(self, run: PhaseRun) -> dict[str, Any]:
         result = self.review(run)

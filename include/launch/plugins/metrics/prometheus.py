@@ -15,7 +15,7 @@ def prometheus(run: Any, params: Any, previous: Sample | None) -> Sample:
     from include.launch.core.connections import optional_http_url
     from include.launch.core.vocabulary import Metric
     from include.launch.plugins.metrics.catalog import provided_by
-    from include.monitoring.client import query
+    from include.monitoring.client import first_value, query
     from include.monitoring.promql import expression
 
     now = time.time()
@@ -31,7 +31,7 @@ def prometheus(run: Any, params: Any, previous: Sample | None) -> Sample:
             if expr is None:
                 raise RuntimeError(f"no PromQL for {metric}")
             result = query(base, expr)
-            values[metric] = float(result[0]["value"][1]) if result else None
+            values[metric] = first_value(result)
     except Exception as exc:  # noqa: BLE001 - an unreadable source is an error sample, never a pass
         return Sample(now, SOURCE, error=f"{base}: {type(exc).__name__}: {exc}")
     return Sample(now, SOURCE, values)

@@ -17,11 +17,6 @@ from include.launch.plugins.metrics.histogram import quantile, subtract
 from include.launch.plugins.metrics.sample import Sample
 
 SOURCE = "target"
-# What a scrape of the replicas can measure; other metrics need Prometheus (node/DB exporters).
-PROVIDES = frozenset({
-    "error_rate_percent", "latency_p95_ms", "latency_p99_ms", "pool_wait_p95_ms", "pool_utilization_percent",
-    "pool_max", "pool_min", "cfur_percent", "cache_hit_rate_percent",
-})
 # Operational routes are not user traffic: they are left out of error rates and latency.
 NOT_USER_TRAFFIC = ("/metrics", "/health", "/admin")
 GAUGES = ("db_pool_in_use_connections", "db_pool_max_connections", "db_pool_min_connections",
@@ -37,7 +32,7 @@ def scrape_replica(url: str, timeout: float = 5.0) -> dict[str, Any]:
     response = requests.get(f"{url.rstrip('/')}/metrics", timeout=timeout)
     response.raise_for_status()
     raw: dict[str, Any] = {"requests": 0.0, "errors": 0.0, "cache_hit": 0.0, "cache_miss": 0.0,
-                           "latency": defaultdict(float), "wait": defaultdict(float)}
+                           "latency": defaultdict(float), "wait": defaultdict(float), "queue_wait": defaultdict(float)}
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
             name, labels, value = sample.name, sample.labels, sample.value
@@ -49,12 +44,15 @@ def scrape_replica(url: str, timeout: float = 5.0) -> dict[str, Any]:
                 raw["latency"][labels["le"]] += value
             elif name == "db_pool_wait_seconds_bucket":
                 raw["wait"][labels["le"]] += value
+            elif name == "forecast_queue_wait_seconds_bucket":
+                raw["queue_wait"][labels["le"]] += value
             elif name in ("cache_hit_total", "cache_miss_total"):
                 raw[name.removesuffix("_total")] += value
             elif name in GAUGES:
                 raw[name] = value
     raw["latency"] = dict(raw["latency"])
     raw["wait"] = dict(raw["wait"])
+    raw["queue_wait"] = dict(raw["queue_wait"])
     return raw
 
 
@@ -100,6 +98,7 @@ def derive(previous: Sample | None, current: Sample) -> Sample:
     requests_delta = errors_delta = hits_delta = misses_delta = 0.0
     latency: dict[float, float] = {}
     wait: dict[float, float] = {}
+    queue_wait: dict[float, float] = {}
     for url, now in current.raw.items():
         before = (previous.raw.get(url) if previous and not previous.error else None) or {}
         restarted = now["requests"] < before.get("requests", 0.0)
@@ -109,17 +108,19 @@ def derive(previous: Sample | None, current: Sample) -> Sample:
         errors_delta += now["errors"] - base_errors
         hits_delta += now.get("cache_hit", 0.0) - (0.0 if restarted else before.get("cache_hit", 0.0))
         misses_delta += now.get("cache_miss", 0.0) - (0.0 if restarted else before.get("cache_miss", 0.0))
-        for target, key in ((latency, "latency"), (wait, "wait")):
-            for bound, count in subtract(_buckets(now[key]), _buckets(before.get(key, {}))).items():
+        for target, key in ((latency, "latency"), (wait, "wait"), (queue_wait, "queue_wait")):
+            for bound, count in subtract(_buckets(now.get(key, {})), _buckets(before.get(key, {}))).items():
                 target[bound] = target.get(bound, 0.0) + count
     p95 = quantile(0.95, latency)
     p99 = quantile(0.99, latency)
     wait_p95 = quantile(0.95, wait)
+    queue_p95 = quantile(0.95, queue_wait)
     values.update({
         "error_rate_percent": errors_delta / requests_delta * 100 if requests_delta > 0 else None,
         "latency_p95_ms": p95 * 1000 if p95 is not None else None,
         "latency_p99_ms": p99 * 1000 if p99 is not None else None,
         "pool_wait_p95_ms": wait_p95 * 1000 if wait_p95 is not None else None,
+        "queue_wait_p95_ms": queue_p95 * 1000 if queue_p95 is not None else None,
         "cache_hit_rate_percent": hits_delta / (hits_delta + misses_delta) * 100 if hits_delta + misses_delta > 0
         else None,
         "requests_in_interval": requests_delta,

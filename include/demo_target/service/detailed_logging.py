@@ -1,0 +1,63 @@
+"""Detailed request logging for the tenants whose ``detailed_logging`` feature flag is on (seed 000:
+the beta's first 72 hours are logged in detail). Phase 3 sets the flag per cohort tenant with an
+expiry; the launch's flag-expiry DAG turns it off. The service reads the flags every
+``refresh_seconds`` (not on every request) and honours ``expires_at`` itself as well.
+
+Each detailed line goes to the ``demo_target.detailed`` logger (the replica's log file) and counts
+in ``detailed_request_logs_total``, so a test or an operator sees that it is on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+import time
+from typing import Any
+
+import psycopg
+from psycopg_pool import PoolTimeout
+
+FLAG = "detailed_logging"
+TENANT_PATH = re.compile(r"^/tenants/(\d+)/")
+log = logging.getLogger("demo_target.detailed")
+if not log.handlers:  # the replica's stdout is its log file; uvicorn configures only its own loggers
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s detailed %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+class DetailedLogging:
+    def __init__(self, pool: Any, counter: Any, refresh_seconds: float = 5.0) -> None:
+        self._pool, self._counter, self.refresh_seconds = pool, counter, refresh_seconds
+        self._tenants: frozenset[int] = frozenset()
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def tenants(self) -> frozenset[int]:
+        """Tenants with the flag enabled and not expired (re-read at most every refresh_seconds)."""
+        with self._lock:
+            if time.monotonic() - self._read_at < self.refresh_seconds:
+                return self._tenants
+            self._read_at = time.monotonic()
+        try:
+            with self._pool.connection() as conn:
+                rows = conn.execute("SELECT tenant_id FROM feature_flags WHERE flag = %s AND enabled AND "
+                                    "(expires_at IS NULL OR expires_at > now())", (FLAG,)).fetchall()
+            found = frozenset(int(r[0]) for r in rows)
+        except (psycopg.Error, PoolTimeout):  # a database hiccup must not fail the request; keep the last set
+            return self._tenants
+        with self._lock:
+            self._tenants = found
+        return found
+
+    def observe(self, path: str, method: str, route: str, status: int, seconds: float, user: str) -> None:
+        match = TENANT_PATH.match(path)
+        if match is None or int(match.group(1)) not in self.tenants():
+            return
+        self._counter.inc()
+        log.info("tenant=%s user=%s method=%s route=%s status=%s duration_ms=%.1f", match.group(1), user or "-",
+                 method, route, status, seconds * 1000)
