@@ -14,7 +14,7 @@ from include.launch.evidence.store import EvidenceStore
 from include.launch.plan.daily_metrics import QUALITY_METRIC
 from include.launch.plan.loader import PLANS_DIR, load_plan
 from include.launch.scorecard.daily import open_once, score_day
-from include.launch.scorecard.window import ScorecardRun, Window
+from include.launch.scorecard.window import Pause, ScorecardRun, Window
 from include.launch.spec.scorecard import build_scorecard_spec
 from tests.harness.scorecard import open_window
 
@@ -41,6 +41,7 @@ class Beta:
     integrity_day: int | None = None  # a data-integrity issue found on this day only
     respondents: int = 24  # answers in each survey
     missing_days: tuple[int, ...] = ()  # days on which neither the platform nor the quality suites measured
+    paused: tuple[int, int] | None = None  # (paused on day, resumed on day): the days between are paused days
 
 
 def survey(beta: Beta, day: int) -> dict[str, Any]:
@@ -56,7 +57,10 @@ def replay(ledger_url: str, beta: Beta = Beta(), start: date = START, write_days
     open_window(ledger_url, "accubooks", "phase3_beta", start, beta.days, TENANTS)
     folder = spec.scorecard.evidence_folder
     store = EvidenceStore(spec.plan.evidence.base, folder)
-    found = Window(datetime.combine(start, datetime.min.time(), tzinfo=UTC), beta.days, "replay_window", TENANTS)
+    pauses = [Pause(start + timedelta(days=beta.paused[0] - 1), "P0 replayed", "launch pipeline", [],
+                    start + timedelta(days=beta.paused[1] - 1))] if beta.paused else []
+    found = Window(datetime.combine(start, datetime.min.time(), tzinfo=UTC), beta.days, "replay_window", TENANTS,
+                   pauses=pauses)
     history: list[dict[str, Any]] = []
     surveys: dict[str, Any] = {}
     documents: dict[str, str] = {}

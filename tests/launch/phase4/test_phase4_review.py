@@ -181,3 +181,19 @@ def test_two_missing_days_are_within_coverage_but_a_thin_survey_is_not(review_en
     assert review["recommendation"]["decision"] == "CONDITIONAL"
     assert any("would_pay_again_percent: not enough data, 8 survey answers (plan minimum 10)" in c
                for c in review["recommendation"]["conditions"])
+
+
+def test_paused_days_count_as_not_measured(review_env: dict[str, Any], approvals: ApprovalClient) -> None:
+    """Paused on day 5 and resumed on day 8: days 6-8 judged nothing, so 11 of 14 days were measured,
+    under the plan's 12; the completion report names the paused days."""
+    replay(review_env["ledger"], Beta(paused=(5, 8)))
+    dag_run, _, folder = decide(review_env, approvals, Answer(
+        "approve", user="exec_approver", option="NO", params={"comment": "Three paused days; extend the beta first."}))
+    assert dag_run.state == "success", states(dag_run)
+    review = json.loads((folder / "review.json").read_text())
+    assert review["beta"]["paused_days"] == ["2025-06-07", "2025-06-08", "2025-06-09"]
+    error_rate = next(c for c in review["criteria"] if c["name"] == "Error rate < 0.1%, uptime > 99.9%")
+    assert error_rate["verdict"] == "not_enough_data"
+    assert error_rate["metrics"][0]["coverage"] == "measured on 11 of 14 days (plan minimum 12; 3 paused)"
+    report = (folder / "beta_completion_report.md").read_text()
+    assert "paused on 3 day(s): 2025-06-07, 2025-06-08, 2025-06-09" in report

@@ -164,6 +164,12 @@ INVALID: list[tuple[str, Mutation, str]] = [
      "phases[3].change.params.min_days_measured: 15 is more days than scorecard 'beta_daily_metrics' runs (14)"),
     ("coverage_not_positive", _set("phases.3.change.params.min_survey_answers", 0),
      "phases[3].change.params.min_survey_answers"),
+    # The beta on any day (issue 20): somebody the plan names may pause it and resume it.
+    ("beta_nobody_may_pause", _set("phases.2.change.params.pause_roles", []),
+     "phases[2].change.params.pause_roles: name the roles that may pause the beta by hand; a beta nobody can "
+     "pause is not under control"),
+    ("beta_resume_role_nobody_holds", _set("phases.2.change.params.resume_roles", ["Chief Vibes Officer"]),
+     "phases[2].change.params.resume_roles: no approver of the plan holds role 'Chief Vibes Officer'"),
 ]
 
 
