@@ -10,6 +10,13 @@ exports with user e-mails: a Viewer sees the board, its file names and no file):
     GET /launch/api/launches                  the launches: id, name, board and API URLs (JSON)
     GET /launch/api/launches/{launch_id}      one launch's board (JSON; include.launch.ui.board.Board)
     GET /launch/evidence/{launch_id}/{path}   one evidence file, path-checked to stay in the base
+    POST /launch/api/launches/{launch_id}/incidents/{incident_id}/steps
+                                              acknowledge, mitigate or resolve an incident as the
+                                              signed-in user (JSON {step, note, root_cause}); needs
+                                              ``can_create`` on ``Launch Incident Step`` (approvers)
+                                              and the header ``X-Launch-Board: 1`` that only the
+                                              board's own page sends (a cross-site form cannot);
+                                              409 names a step the plan refuses
 
 Airflow loads this file in every process that loads plugins, so importing it costs nothing: the
 FastAPI app and the launch engine are built on the first request (``_LazyApp``). No ``from __future__
@@ -19,7 +26,7 @@ import annotations`` here: FastAPI reads the handlers' annotations, defined insi
 import html
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from airflow.plugins_manager import AirflowPlugin
 
@@ -29,6 +36,8 @@ if TYPE_CHECKING:
     from include.launch.ui.board import Board
 
 URL_PREFIX = "/launch"
+BOARD_HEADER = "X-Launch-Board"  # sent by the board's own script with a step; a cross-site form cannot set it
+STEP_METHOD: Final[Literal["POST"]] = "POST"  # FAB maps POST to can_create
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -60,13 +69,14 @@ def create_board_app() -> "FastAPI":
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
     from airflow.api_fastapi.core_api.security import get_user
-    from fastapi import Depends, FastAPI, HTTPException, Request, status
+    from fastapi import Body, Depends, FastAPI, HTTPException, Request, status
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from fastapi.security import HTTPBearer
 
-    from include.access.roles import EVIDENCE_METHOD, EVIDENCE_RESOURCE
+    from include.access.roles import EVIDENCE_METHOD, EVIDENCE_RESOURCE, INCIDENT_STEP_RESOURCE
     from include.launch.core.errors import EvidenceError
+    from include.launch.evidence.incident_log import IncidentStepError
     from include.launch.ui import board as data
 
     bearer = HTTPBearer(auto_error=False)
@@ -92,6 +102,20 @@ def create_board_app() -> "FastAPI":
     app = FastAPI(title="Launch board", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(signed_in_user)])
 
+    def may_take_steps(user: Any) -> bool:
+        return bool(get_auth_manager().is_authorized_custom_view(
+            method=STEP_METHOD, resource_name=INCIDENT_STEP_RESOURCE, user=user))
+
+    async def incident_responder(request: Request, user: Annotated[Any, Depends(signed_in_user)]) -> Any:
+        """A signed-in user who may take incident steps, from the board's own page: 403 otherwise."""
+        if request.headers.get(BOARD_HEADER) != "1":
+            raise HTTPException(status_code=status.HTTP_403_FORBIDDEN,
+                                detail=f"Forbidden: an incident step is taken from the board (header {BOARD_HEADER})")
+        if not may_take_steps(user):
+            raise HTTPException(status_code=status.HTTP_403_FORBIDDEN,
+                                detail=f"Forbidden: incident steps need can_create on {INCIDENT_STEP_RESOURCE!r}")
+        return user
+
     def plan_for(launch_id: str) -> Any:
         plans = data.load_plans()
         if launch_id not in plans:
@@ -115,6 +139,19 @@ def create_board_app() -> "FastAPI":
         board = await run_in_threadpool(board_for, request, launch_id)
         return JSONResponse(board.as_dict())
 
+    @app.post("/api/launches/{launch_id}/incidents/{incident_id}/steps")
+    async def incident_step(launch_id: str, incident_id: str, body: Annotated[dict[str, Any], Body()],
+                            user: Annotated[Any, Depends(incident_responder)]) -> JSONResponse:
+        plan_for(launch_id)
+        actor = str(user.get_name())
+        try:
+            incident = await run_in_threadpool(
+                data.take_incident_step, launch_id, incident_id, str(body.get("step", "")), actor,
+                str(body.get("note", "")), str(body.get("root_cause", "")))
+        except IncidentStepError as exc:
+            raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=f"refused: {exc}") from None
+        return JSONResponse({"incident_id": incident.incident_id, "status": incident.status, "by": actor})
+
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request, user: Annotated[Any, Depends(signed_in_user)]) -> HTMLResponse:
         plans = await run_in_threadpool(data.load_plans)
@@ -129,7 +166,8 @@ def create_board_app() -> "FastAPI":
         plans = await run_in_threadpool(data.load_plans)
         _, prefix = _paths(request)
         names = {launch: plan.launch.name for launch, plan in plans.items()}
-        body = render_board(board, _paths(request)[0], evidence_links=may_read_evidence(user))
+        steps_url = f"{prefix}/api/launches/{launch_id}/incidents" if may_take_steps(user) else ""
+        body = render_board(board, _paths(request)[0], evidence_links=may_read_evidence(user), steps_url=steps_url)
         return HTMLResponse(_page(board.name, body, names, prefix, current=launch_id))
 
     @app.get("/evidence/{launch_id}/{relative:path}", dependencies=[Depends(evidence_reader)])
@@ -195,6 +233,22 @@ function openInAirflow(event, path) {
     return false;
   } catch (e) { return true; }
 }
+function takeStep(event, form) {
+  event.preventDefault();
+  var out = form.querySelector(".step-result");
+  out.textContent = "recording...";
+  fetch(form.dataset.url, {method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-Launch-Board": "1"},
+        body: JSON.stringify({step: form.step.value, note: form.note.value, root_cause: form.root_cause.value})})
+    .then(function (r) { return r.json().then(function (body) { return [r.ok, body]; }); })
+    .then(function (res) {
+      if (res[0]) { out.textContent = res[1].incident_id + " " + res[1].status + " by " + res[1].by;
+                    window.setTimeout(function () { window.location.reload(); }, 800); }
+      else { out.textContent = res[1].detail || "refused"; out.className = "step-result error"; }
+    })
+    .catch(function (e) { out.textContent = "not recorded: " + e; out.className = "step-result error"; });
+  return false;
+}
 """
 
 
@@ -216,9 +270,10 @@ def _airflow_link(path: str, text: str, cls: str = "") -> str:
             f'onclick="return openInAirflow(event, {_e(json.dumps(path))})">{_e(text)}</a>')
 
 
-def render_board(board: "Board", ui_base: str, evidence_links: bool = True) -> str:
+def render_board(board: "Board", ui_base: str, evidence_links: bool = True, steps_url: str = "") -> str:
     """The board's HTML; without ``evidence_links`` (a user who may not read evidence) files are
-    listed by name only and the scorecard's charts, evidence files too, are left out."""
+    listed by name only and the scorecard's charts, evidence files too, are left out; with
+    ``steps_url`` (a user who may take incident steps) each open incident has its step form."""
     parts = [f'<h1>{_e(board.name)}</h1><p class="muted">{_e(board.version_from)} &rarr; '
              f'{_e(board.version_to)} &middot; launch <code>{_e(board.launch_id)}</code> &middot; '
              f'evidence <code>{_e(board.evidence_base)}</code> &middot; <a href="">refresh</a></p>']
@@ -260,7 +315,8 @@ def render_board(board: "Board", ui_base: str, evidence_links: bool = True) -> s
         parts.append('<p class="muted" id="no-incidents">No open incident.</p>')
     else:
         items = "".join(f"<li>{_badge(i.severity)} <b>{_e(i.incident_id)}</b> {_e(i.title)} <span class='muted'>"
-                        f"{_e(i.phase_id)} &middot; {_e(i.status)} &middot; since {_when(i.opened_at)}</span></li>"
+                        f"{_e(i.phase_id)} &middot; {_e(i.status)} &middot; since {_when(i.opened_at)}</span>"
+                        f"{_step_form(i, steps_url) if steps_url else ''}</li>"
                         for i in board.incidents.items)
         parts.append(f'<ul id="incidents">{items}</ul>')
 
@@ -316,6 +372,21 @@ def render_board(board: "Board", ui_base: str, evidence_links: bool = True) -> s
             parts.append(f'<details open><summary><b>{_e(folder)}/</b> ({len(files)})</summary>'
                          f'<ul class="files" id="evidence-{_e(folder)}">{links}</ul></details>')
     return "".join(parts)
+
+
+def _step_form(incident: Any, steps_url: str) -> str:
+    """Acknowledge / mitigate / resolve, as the signed-in user (the board's script posts it)."""
+    from include.launch.evidence.incident_log import NOTE_MIN_CHARS
+    from include.launch.ui.board import next_steps
+
+    options = "".join(f'<option value="{_e(step)}">{_e(step)}</option>' for step in next_steps(incident))
+    url = f"{steps_url}/{incident.incident_id}/steps"
+    return (f'<form class="incident-step" data-url="{_e(url)}" onsubmit="return takeStep(event, this)">'
+            f'<select name="step">{options}</select> '
+            f'<input name="note" required minlength="{NOTE_MIN_CHARS}" maxlength="2000" size="40" '
+            'placeholder="What you saw or did"> '
+            '<input name="root_cause" maxlength="4000" size="30" placeholder="Root cause (when resolving)"> '
+            '<button type="submit">Record step</button> <span class="step-result muted"></span></form>')
 
 
 def _file_link(url: str, name: str, linked: bool) -> str:

@@ -24,7 +24,7 @@ from include.launch.evidence.ledger import Ledger
 from include.launch.evidence.store import EvidenceStore
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, AirflowUI, chromium_available
 from tests.harness.airflow import ApprovalClient
-from tests.plugins.test_launch_board import release_waiting_approvals
+from tests.plugins.test_launch_board import release_waiting_approvals, seed_launch
 
 # Where to save the board's screenshot on purpose (relative to the project root); unset in test runs.
 SCREENSHOT_OUT = os.environ.get("LAUNCH_SCREENSHOT_OUT", "")
@@ -149,3 +149,47 @@ def test_approver_approves_from_the_launch_board(
         out = PROJECT_ROOT / SCREENSHOT_OUT  # an absolute path stays as it is
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(artifacts / "1_board_pending_approval.png", out)
+
+
+def sign_in(page: Any, ui: AirflowUI, user: str) -> None:
+    page.goto(f"{ui.base_url}/")
+    page.fill("input[name='username']", user)
+    page.fill("input[name='password']", ui.password(user))
+    page.click("input[type='submit']")
+    page.wait_for_url(lambda url: "/auth/" not in url)
+
+
+@pytest.fixture()
+def board_shows_shipped_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAUNCH_BOARD_PLANS", raising=False)
+
+
+def test_the_engineering_lead_acknowledges_an_incident_on_the_board(
+    board_shows_shipped_plans: None, ledger_db: str, evidence_base: Path, slack: object, airflow_ui: AirflowUI,
+    artifacts: Path,
+) -> None:
+    """The board's step form, clicked in a real browser inside the Airflow UI: the step is recorded as
+    the signed-in user, and the board shows the incident acknowledged."""
+    from playwright.sync_api import sync_playwright
+
+    seed_launch(ledger_db, evidence_base)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.set_default_timeout(STEP_SECONDS * 1000)
+            sign_in(page, airflow_ui, "eng_lead")
+            frame = open_board_until(page, airflow_ui, "#incidents form.incident-step")
+            form = frame.locator("#incidents form.incident-step").first
+            form.locator("select[name='step']").select_option("acknowledged")
+            form.locator("input[name='note']").fill("Looking at the p95 on the operations dashboard.")
+            form.locator("button[type='submit']").click()
+            frame.locator("#incidents .step-result", has_text="INC-1 acknowledged by eng_lead").wait_for()
+            page.screenshot(path=str(artifacts / "incident_acknowledged.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(artifacts / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    (row,) = Ledger(ledger_db).rows(event="incident_acknowledged")
+    assert row.actor == "eng_lead" and row.payload["note"] == "Looking at the p95 on the operations dashboard."

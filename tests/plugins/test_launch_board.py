@@ -271,3 +271,63 @@ def test_pending_approval_links_to_its_required_action(approvals: ApprovalClient
     after = get(approvals, BOARD).json()
     assert after["approvals"]["items"] == []
     assert after["phases"]["items"][0]["status"] == "COMPLETE"
+
+
+# --- incident steps from the board --------------------------------------------------------------
+
+STEPS = f"{BOARD}/incidents/INC-1/steps"
+FROM_BOARD = {"X-Launch-Board": "1"}
+
+
+def post_step(client: ApprovalClient, user: str, body: dict[str, str], board_header: bool = True,
+              path: str = STEPS) -> Any:
+    headers = {**client.headers(user), **(FROM_BOARD if board_header else {})}
+    return client.client.post(path, headers=headers, json=body)
+
+
+def test_an_approver_acknowledges_and_resolves_from_the_board(approvals: ApprovalClient, shipped_plans: None,
+                                                             ledger_db: str, evidence_base: Path) -> None:
+    seed_launch(ledger_db, evidence_base)
+    page = get(approvals, "/launch/board/accubooks", user="eng_lead").text
+    assert 'data-url="/launch/api/launches/accubooks/incidents/INC-1/steps"' in page
+    assert '<option value="acknowledged">' in page and "takeStep(event, this)" in page
+
+    done = post_step(approvals, "eng_lead", {"step": "acknowledged", "note": "Looking at p95 now."})
+    assert done.status_code == 200, done.text
+    assert done.json() == {"incident_id": "INC-1", "status": "acknowledged", "by": "eng_lead"}
+    (row,) = Ledger(ledger_db).rows(event="incident_acknowledged")
+    assert row.actor == "eng_lead" and row.payload["note"] == "Looking at p95 now."
+    page = get(approvals, "/launch/board/accubooks", user="eng_lead").text
+    assert '<option value="acknowledged">' not in page and '<option value="resolved">' in page
+
+    resolved = post_step(approvals, "exec_approver", {"step": "resolved", "note": "Pool back to 200, p95 fine.",
+                                                      "root_cause": "A replica kept the old pool settings."})
+    assert resolved.status_code == 200, resolved.text
+    assert get(approvals, BOARD).json()["incidents"]["items"] == []
+
+
+@pytest.mark.parametrize(("user", "body", "board_header", "status", "detail"), [
+    ("operator", {"step": "acknowledged", "note": "Looking at it now."}, True, 403,
+     "incident steps need can_create on 'Launch Incident Step'"),
+    ("outsider", {"step": "acknowledged", "note": "Looking at it now."}, True, 403, "Forbidden"),
+    ("eng_lead", {"step": "acknowledged", "note": "Looking at it now."}, False, 403,
+     "an incident step is taken from the board (header X-Launch-Board)"),
+    ("eng_lead", {"step": "acknowledged", "note": "ok"}, True, 409, "refused: "),
+    ("eng_lead", {"step": "fixed", "note": "Looking at it now."}, True, 409, "refused: unknown step 'fixed'"),
+], ids=["operator_may_not", "viewer_may_not", "not_from_the_board", "note_too_short", "unknown_step"])
+def test_a_refused_step_from_the_board_names_why_and_writes_nothing(
+        approvals: ApprovalClient, shipped_plans: None, ledger_db: str, evidence_base: Path, user: str,
+        body: dict[str, str], board_header: bool, status: int, detail: str) -> None:
+    seed_launch(ledger_db, evidence_base)
+    before = len(Ledger(ledger_db).rows())
+    response = post_step(approvals, user, body, board_header)
+    assert response.status_code == status, response.text
+    assert detail in response.json()["detail"]
+    assert len(Ledger(ledger_db).rows()) == before
+
+
+def test_the_board_shows_no_step_form_to_who_may_not_take_steps(approvals: ApprovalClient, shipped_plans: None,
+                                                                ledger_db: str, evidence_base: Path) -> None:
+    seed_launch(ledger_db, evidence_base)
+    page = get(approvals, "/launch/board/accubooks", user="operator").text
+    assert "INC-1" in page and "incident-step" not in page
