@@ -377,9 +377,8 @@ def render_board(board: "Board", ui_base: str, evidence_links: bool = True, step
 def _step_form(incident: Any, steps_url: str) -> str:
     """Acknowledge / mitigate / resolve, as the signed-in user (the board's script posts it)."""
     from include.launch.evidence.incident_log import NOTE_MIN_CHARS
-    from include.launch.ui.board import next_steps
 
-    options = "".join(f'<option value="{_e(step)}">{_e(step)}</option>' for step in next_steps(incident))
+    options = "".join(f'<option value="{_e(step)}">{_e(step)}</option>' for step in incident.next_steps)
     url = f"{steps_url}/{incident.incident_id}/steps"
     return (f'<form class="incident-step" data-url="{_e(url)}" onsubmit="return takeStep(event, this)">'
             f'<select name="step">{options}</select> '

@@ -78,10 +78,11 @@ def manual_rollback_dag(plan: str) -> DAG:
 
 
 def incident_dags(plan: str) -> list[DAG]:
-    """The launch's incident escalation (scheduled) and incident step (triggered) DAGs."""
-    from include.launch.engine.incident_dags import build_escalation_dag, build_step_dag
+    """The launch's incident escalation (scheduled), incident step (triggered, the form) and incident
+    response (triggered, human in the loop) DAGs."""
+    from include.launch.engine.incident_dags import build_escalation_dag, build_response_dag, build_step_dag
 
-    return [_render(plan, "incidents", build_escalation_dag), _render(plan, "incidents", build_step_dag)]
+    return [_render(plan, "incidents", build) for build in (build_escalation_dag, build_step_dag, build_response_dag)]
 
 
 def launch_dags(plan: str) -> dict[str, DAG]:

@@ -19,6 +19,7 @@ from include.launch.evidence.incident_log import NOTE_MIN_CHARS, STEPS
 from include.launch.plan.models import Plan
 
 ESCALATION_SUFFIX = "_incident_escalation"
+RESPONSE_SUFFIX = "_incident_response"
 STEP_SUFFIX = INCIDENT_STEP_SUFFIX  # approvers may trigger it (include.access)
 
 
@@ -99,4 +100,26 @@ def build_step_dag(plan: Plan, plan_path: str | Path) -> DAG:
             return {"incident_id": incident.incident_id, "status": incident.status, "by": user}
 
         take_step()
+    return dag
+
+
+def build_response_dag(plan: Plan, plan_path: str | Path) -> DAG:
+    """``<launch>_incident_response``: ask the plan's people, in Required Actions, to take the next
+    step of one incident; whoever answers takes it (include.launch.engine.incident_response)."""
+    from include.launch.engine.incident_response import IncidentResponseOperator
+
+    with DAG(
+        dag_id=f"{plan.launch.id}{RESPONSE_SUFFIX}",
+        description=f"{plan.launch.name}: ask for an incident's next step (human in the loop)",
+        schedule=None, catchup=False, max_active_runs=4,
+        tags=["launch", plan.launch.id, "incidents"],
+        default_args={"owner": plan.launch.owner, "retries": 0,
+                      "on_failure_callback": _failure_callback(plan, plan_path, "incident response")},
+        on_failure_callback=_log_dag_failure,
+        params={"incident_id": Param("", type="string", pattern="^INC-", title="Incident",
+                                     description="The id in the incident report and on the launch board.")},
+        doc_md="Asks in Required Actions for the incident's next step; the person who answers takes it as "
+               "themselves (resolving a P0 needs a role the plan's incident rule names).",
+    ) as dag:
+        IncidentResponseOperator(task_id="respond", plan=plan, plan_path=plan_path)
     return dag

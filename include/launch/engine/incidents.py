@@ -65,6 +65,12 @@ def run_for(plan: Plan, plan_path: str | Path, incident: Incident, task_id: str 
                     task_id=task_id, triggering_user=actor)
 
 
+def find_incident(plan: Plan, incident_id: str) -> Incident | None:
+    """One incident of the launch from its ledger, or None."""
+    rows = Ledger.from_connection(plan.connections.ledger).rows(launch_id=plan.launch.id)
+    return next((i for i in incidents(rows) if i.incident_id == incident_id), None)
+
+
 def take_incident_step(plan: Plan, plan_path: str | Path, incident_id: str, step: str, actor: str, note: str,
                        root_cause: str = "") -> Incident:
     """Check and record one step (IncidentStepError, before anything is written, when refused)."""

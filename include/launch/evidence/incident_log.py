@@ -59,6 +59,12 @@ class Incident:
     def is_open(self) -> bool:
         return "resolved" not in self.steps
 
+    @property
+    def next_steps(self) -> list[str]:
+        """The steps still open to it (forward only: after its latest step)."""
+        done = [STEPS.index(step) for step in self.steps if step in STEPS]
+        return list(STEPS[max(done) + 1:] if done else STEPS)
+
     def minutes_open(self, now: datetime) -> float:
         end = self.steps["resolved"].at if "resolved" in self.steps else now
         return (end - self.opened_at).total_seconds() / 60

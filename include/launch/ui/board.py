@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from include.launch.core.errors import EvidenceError
-from include.launch.evidence.incident_log import STEPS, Incident, open_incidents
+from include.launch.evidence.incident_log import Incident, open_incidents
 from include.launch.evidence.store import resolve_base
 
 if TYPE_CHECKING:
@@ -73,12 +73,6 @@ def take_incident_step(launch_id: str, incident_id: str, step: str, actor: str, 
         if plan.launch.id == launch_id:
             return take(plan, path, incident_id, step, actor, note, root_cause)
     raise KeyError(f"no launch {launch_id!r}")
-
-
-def next_steps(incident: Incident) -> list[str]:
-    """The steps still open to an incident (forward only: after its latest step)."""
-    done = [STEPS.index(step) for step in incident.steps if step in STEPS]
-    return list(STEPS[max(done) + 1:] if done else STEPS)
 
 
 # --- the sections -----------------------------------------------------------------------------

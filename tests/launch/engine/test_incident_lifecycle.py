@@ -200,7 +200,7 @@ def test_the_step_dag_takes_the_step_as_the_signed_in_user_and_fails_loudly_when
     from include.launch.dags import incident_dags
 
     ident = opened("P0")
-    _, step_dag = incident_dags("accubooks")
+    _, step_dag, _ = incident_dags("accubooks")
     dag_run, _ = run_dag(step_dag, client=approvals, conf={"incident_id": ident, "step": "acknowledged", "note": NOTE})
     assert dag_run.state == "success"
     acknowledged = next(r for r in rows(lifecycle["ledger"]) if r.event == "incident_acknowledged")
@@ -224,3 +224,39 @@ def test_launch_bs_p0_is_resolved_by_its_own_roles(lifecycle: dict[str, Any]) ->
         take_incident_step(plan, path, ident, "resolved", "cpo", "canary rolled back, CFUR 100 %")
     assert take_incident_step(plan, path, ident, "resolved", "cto", "canary rolled back, CFUR 100 %").status \
         == "resolved"
+
+
+def test_the_response_dag_asks_in_required_actions_and_whoever_answers_takes_the_step(
+        lifecycle: dict[str, Any], approvals: ApprovalClient) -> None:
+    """Human in the loop: the request lists the incident's next steps; the person who answers takes
+    the step as themselves; a P0 resolved by the person who opened it is refused, loudly."""
+    from include.launch.dags import incident_dags
+    from tests.harness.airflow import Answer
+
+    ident = opened("P0", opened_by="eng_lead")
+    response_dag = incident_dags("accubooks")[2]
+    dag_run, results = run_dag(response_dag, client=approvals, conf={"incident_id": ident}, answers=[
+        Answer("respond", user="exec_approver", option="acknowledged", params={"note": NOTE, "root_cause": ""})])
+    assert [r.status_code for r in results] == [200], [r.body for r in results]
+    assert dag_run.state == "success"
+    (row,) = [r for r in rows(lifecycle["ledger"]) if r.event == "incident_acknowledged"]
+    assert row.actor == "exec_approver" and row.payload["note"] == NOTE
+
+    before = len(rows(lifecycle["ledger"]))
+    dag_run, results = run_dag(response_dag, client=approvals, conf={"incident_id": ident}, answers=[
+        Answer("respond", user="eng_lead", option="resolved",
+               params={"note": "error rate back under 0.1 %", "root_cause": "pool exhausted"})])
+    assert [r.status_code for r in results] == [200]
+    assert dag_run.state == "failed" and len(rows(lifecycle["ledger"])) == before
+    assert any(f"incident response failed: refused: eng_lead opened {ident}; a P0 is resolved by someone else" in text
+               for text in lifecycle["slack"].texts()), lifecycle["slack"].texts()
+
+
+def test_the_response_dag_refuses_an_unknown_or_resolved_incident_before_asking(
+        lifecycle: dict[str, Any], approvals: ApprovalClient) -> None:
+    from include.launch.dags import incident_dags
+
+    response_dag = incident_dags("accubooks")[2]
+    dag_run, _ = run_dag(response_dag, client=approvals, conf={"incident_id": "INC-nope"})
+    assert dag_run.state == "failed"
+    assert any("refused: launch 'accubooks' has no incident 'INC-nope'" in text for text in lifecycle["slack"].texts())
