@@ -42,6 +42,19 @@ def _log_dag_failure(context: Any) -> None:  # the task's callback has told Slac
     logging.getLogger(__name__).warning("incident DAG run %s failed", context.get("run_id"))
 
 
+def incident_param() -> Param:
+    return Param("", type="string", pattern="^INC-", title="Incident",
+                 description="The id in the incident report and on the launch board.")
+
+
+def _triggered(plan: Plan, plan_path: str | Path, what: str) -> dict[str, Any]:
+    """What the launch's triggered incident DAGs share: tags, owner, failure callbacks."""
+    return {"catchup": False, "tags": ["launch", plan.launch.id, "incidents"],
+            "default_args": {"owner": plan.launch.owner, "retries": 0,
+                             "on_failure_callback": _failure_callback(plan, plan_path, what)},
+            "on_failure_callback": _log_dag_failure}
+
+
 def build_escalation_dag(plan: Plan, plan_path: str | Path) -> DAG:
     with DAG(
         dag_id=f"{plan.launch.id}{ESCALATION_SUFFIX}",
@@ -67,14 +80,9 @@ def build_step_dag(plan: Plan, plan_path: str | Path) -> DAG:
     with DAG(
         dag_id=f"{plan.launch.id}{STEP_SUFFIX}",
         description=f"{plan.launch.name}: acknowledge, mitigate or resolve an incident",
-        schedule=None, catchup=False, max_active_runs=1,
-        tags=["launch", plan.launch.id, "incidents"],
-        default_args={"owner": plan.launch.owner, "retries": 0,
-                      "on_failure_callback": _failure_callback(plan, plan_path, "incident step")},
-        on_failure_callback=_log_dag_failure,
+        schedule=None, max_active_runs=1, **_triggered(plan, plan_path, "incident step"),
         params={
-            "incident_id": Param("", type="string", pattern="^INC-", title="Incident",
-                                 description="The id in the incident report and on the launch board."),
+            "incident_id": incident_param(),
             "step": Param(STEPS[0], type="string", enum=list(STEPS), title="Step"),
             "note": Param("", type="string", minLength=NOTE_MIN_CHARS, maxLength=2000, title="Note",
                           description="What you saw or did, in words the incident review will read."),
@@ -111,13 +119,8 @@ def build_response_dag(plan: Plan, plan_path: str | Path) -> DAG:
     with DAG(
         dag_id=f"{plan.launch.id}{RESPONSE_SUFFIX}",
         description=f"{plan.launch.name}: ask for an incident's next step (human in the loop)",
-        schedule=None, catchup=False, max_active_runs=4,
-        tags=["launch", plan.launch.id, "incidents"],
-        default_args={"owner": plan.launch.owner, "retries": 0,
-                      "on_failure_callback": _failure_callback(plan, plan_path, "incident response")},
-        on_failure_callback=_log_dag_failure,
-        params={"incident_id": Param("", type="string", pattern="^INC-", title="Incident",
-                                     description="The id in the incident report and on the launch board.")},
+        schedule=None, max_active_runs=4, **_triggered(plan, plan_path, "incident response"),
+        params={"incident_id": incident_param()},
         doc_md="Asks in Required Actions for the incident's next step; the person who answers takes it as "
                "themselves (resolving a P0 needs a role the plan's incident rule names).",
     ) as dag:
