@@ -21,10 +21,10 @@ from typing import Any
 from include.launch.beta.scoring import fmt
 from include.launch.core.criteria import Criterion
 from include.launch.core.vocabulary import Metric
-from include.launch.plan.daily_metrics import SURVEY_METRICS
+from include.launch.plan.daily_metrics import PLATFORM_METRICS, SURVEY_METRICS
 from include.launch.plugins.changes.catalog import RolloutDecisionParams, ScalingDecision
 from include.launch.review.evidence import BetaEvidence
-from include.launch.review.model import ReviewCriterion
+from include.launch.review.model import OverBeta, ReviewCriterion
 
 YES, CONDITIONAL, NO = "YES", "CONDITIONAL", "NO"
 PASS, FAIL, NO_DATA, NOT_ENOUGH_DATA = "pass", "fail", "no_data", "not_enough_data"
@@ -47,9 +47,15 @@ class Coverage:
 
 
 def default_criteria(scorecard: list[Criterion]) -> list[ReviewCriterion]:
-    """One review criterion per scorecard criterion: latest value; data integrity critical (worst day)."""
-    return [ReviewCriterion(name=c.description or str(c), metrics=[c.metric],
-                            over_beta="worst" if c.metric in CRITICAL_METRICS else "last",
+    """One review criterion per scorecard criterion: data integrity critical (worst day); platform
+    metrics (error rate, uptime, latency) over every day (mean), never the last day alone; the
+    cumulative and survey metrics at their latest value."""
+    def how(metric: Metric) -> OverBeta:
+        if metric in CRITICAL_METRICS:
+            return "worst"
+        return "mean" if metric.value in PLATFORM_METRICS else "last"
+
+    return [ReviewCriterion(name=c.description or str(c), metrics=[c.metric], over_beta=how(c.metric),
                             critical=c.metric in CRITICAL_METRICS) for c in scorecard]
 
 

@@ -197,3 +197,16 @@ def test_paused_days_count_as_not_measured(review_env: dict[str, Any], approvals
     assert error_rate["metrics"][0]["coverage"] == "measured on 11 of 14 days (plan minimum 12; 3 paused)"
     report = (folder / "beta_completion_report.md").read_text()
     assert "paused on 3 day(s): 2025-06-07, 2025-06-08, 2025-06-09" in report
+
+
+def test_without_criteria_in_the_plan_platform_metrics_are_judged_over_every_day() -> None:
+    """A review whose plan lists no criteria judges error rate and uptime over the whole beta (mean),
+    data integrity on its worst day (critical), the cumulative and survey metrics at the latest value."""
+    from include.launch.plan import load_plan
+    from include.launch.review.analysis import default_criteria
+
+    card = load_plan("accubooks").scorecards[0]
+    how = {c.metrics[0].value: (c.over_beta, c.critical) for c in default_criteria(list(card.criteria))}
+    assert how["error_rate_percent"] == ("mean", False) and how["uptime_percent"] == ("mean", False)
+    assert how["data_integrity_issues_count"] == ("worst", True)
+    assert how["nps_score"] == ("last", False) and how["users_with_decision_percent"] == ("last", False)
