@@ -2,6 +2,8 @@
 engineer who is not in the Airflow UI.
 
     python -m include.launch.incidents list --plan accubooks
+    python -m include.launch.incidents open --plan accubooks --phase phase3_beta --severity P1 --by eng_lead \
+        --title "Forecasts ignore payments" --summary "two tenants report ..." [--tenant 4 --tenant 9]
     python -m include.launch.incidents acknowledge INC-… --plan accubooks --by eng_lead --note "looking at the pool"
     python -m include.launch.incidents resolve INC-… --plan accubooks --by exec_approver --note "…" --root-cause "…"
     python -m include.launch.incidents escalate --plan accubooks      # what the scheduled DAG runs
@@ -34,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     escalate = commands.add_parser("escalate", help="page for incidents nobody acknowledged in time")
     for parser_ in (listing, escalate):
         parser_.add_argument("--plan", required=True, help="a shipped plan's name or a plan file")
+    opening = commands.add_parser("open", help="open an incident by hand (seed 000's report, ledger, Slack)")
+    opening.add_argument("--plan", required=True, help="a shipped plan's name or a plan file")
+    opening.add_argument("--phase", required=True, help="the phase it belongs to")
+    opening.add_argument("--severity", required=True, help="P0, P1 or P2 (a severity the plan has a rule for)")
+    opening.add_argument("--title", required=True)
+    opening.add_argument("--summary", required=True, help="what was seen")
+    opening.add_argument("--by", required=True, help="who opens it (an id the plan names)")
+    opening.add_argument("--tenant", action="append", default=[], help="a tenant it touches (repeatable)")
     for verb in VERBS:
         step = commands.add_parser(verb, help=f"mark an incident {VERBS[verb]}")
         step.add_argument("incident_id")
@@ -46,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from include.launch.engine.incidents import escalate_overdue, take_incident_step
+    from include.launch.engine.incidents import escalate_overdue, open_by_hand, take_incident_step
     from include.launch.evidence.ledger import Ledger
     from include.launch.plan import load_plan
     from include.launch.plan.loader import _resolve
@@ -63,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
                           f"{incident.minutes_open(now):6.0f} min  {incident.phase_id}  {incident.title}")
             if not any(i.is_open for i in found):
                 print("no open incident")
+            return 0
+        if args.command == "open":
+            ident = open_by_hand(plan, _resolve(args.plan), args.phase, args.severity, args.title, args.summary,
+                                 args.by, list(args.tenant))
+            print(f"{ident}: opened by {args.by} ({args.severity})")
             return 0
         if args.command == "escalate":
             for escalated in escalate_overdue(plan, _resolve(args.plan)):

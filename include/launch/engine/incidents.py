@@ -65,6 +65,39 @@ def run_for(plan: Plan, plan_path: str | Path, incident: Incident, task_id: str 
                     task_id=task_id, triggering_user=actor)
 
 
+SUMMARY_MIN_CHARS = 10  # what was seen, in words the responders can act on
+
+
+def open_by_hand(plan: Plan, plan_path: str | Path, phase_id: str, severity: str, title: str, summary: str,
+                 by: str, tenants: list[str] | None = None) -> str:
+    """A person opens an incident (seed 000's report, ledger, Slack); returns its id. Refused, before
+    anything is written, for an unknown phase or severity, an empty title, a summary under 10
+    characters, or someone the plan does not name."""
+    from include.launch.evidence.incident_log import IncidentStepError
+    from include.launch.evidence.incidents import open_incident
+    from include.launch.plan.incident_rules import people
+    from include.launch.spec.phase import build_phase_spec
+
+    phases = [phase.id for phase in plan.phases]
+    if phase_id not in phases:
+        raise IncidentStepError(f"launch {plan.launch.id!r} has no phase {phase_id!r} (phases: {', '.join(phases)})")
+    if severity not in {rule.severity.value for rule in plan.incidents}:
+        raise IncidentStepError(f"severity {severity!r} has no incident rule in the plan "
+                                f"({', '.join(r.severity.value for r in plan.incidents)})")
+    if not title.strip():
+        raise IncidentStepError("an incident needs a title")
+    if len(summary.strip()) < SUMMARY_MIN_CHARS:
+        raise IncidentStepError(f"the summary must say what was seen in at least {SUMMARY_MIN_CHARS} characters")
+    if by not in people(plan):
+        raise IncidentStepError(f"{by!r} is not a person the plan names; who opens an incident is on its report")
+    moment = datetime.now(UTC)
+    run = PhaseRun(spec=build_phase_spec(plan, phase_id, plan_path), run_id=f"manual__incident_{moment:%Y%m%dT%H%M%S}",
+                   task_id=INCIDENT_TASK, triggering_user=by)
+    ref = open_incident(run, severity=severity, title=title.strip(), summary=summary.strip(), tenants=tenants,
+                        opened_by=by)
+    return ref.path.rsplit("/", 1)[-1].removesuffix(".md")
+
+
 def find_incident(plan: Plan, incident_id: str) -> Incident | None:
     """One incident of the launch from its ledger, or None."""
     rows = Ledger.from_connection(plan.connections.ledger).rows(launch_id=plan.launch.id)

@@ -41,6 +41,11 @@ def _approvers(plan: Plan) -> list[Approver]:
     return named + [a for window in plan.freeze_windows if window.override for a in window.override.approvers]
 
 
+def people(plan: Plan) -> set[str]:
+    """The ids of everyone the plan names."""
+    return {a.id for a in _approvers(plan)}
+
+
 def held_roles(plan: Plan) -> set[str]:
     """Every role some person of the plan holds."""
     return {a.role for a in _approvers(plan) if a.role}

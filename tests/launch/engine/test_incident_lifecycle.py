@@ -260,3 +260,34 @@ def test_the_response_dag_refuses_an_unknown_or_resolved_incident_before_asking(
     dag_run, _ = run_dag(response_dag, client=approvals, conf={"incident_id": "INC-nope"})
     assert dag_run.state == "failed"
     assert any("refused: launch 'accubooks' has no incident 'INC-nope'" in text for text in lifecycle["slack"].texts())
+
+
+def test_a_person_opens_an_incident_from_the_cli_naming_the_tenants_it_touches(
+        lifecycle: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    assert incidents_cli(["open", "--plan", "accubooks", "--phase", "phase3_beta", "--severity", "P1", "--by",
+                          "eng_lead", "--title", "Forecasts ignore payments", "--summary",
+                          "two tenants report forecasts without last week's payments", "--tenant", "4",
+                          "--tenant", "9"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("INC-") and out.strip().endswith("opened by eng_lead (P1)")
+    (row,) = [r for r in rows(lifecycle["ledger"]) if r.event == "incident_opened"]
+    assert (row.actor, row.outcome, row.phase_id, row.payload["tenants"]) == ("eng_lead", "P1", "phase3_beta",
+                                                                              ["4", "9"])
+    report = next(lifecycle["evidence"].glob("phase3_beta/*/incidents/INC-*.md")).read_text()
+    assert "Users affected: 2 tenant(s): 4, 9" in report
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (("--phase", "phase9"), "launch 'accubooks' has no phase 'phase9'"),
+    (("--severity", "P7"), "severity 'P7' has no incident rule in the plan"),
+    (("--summary", "broken"), "the summary must say what was seen in at least 10 characters"),
+    (("--by", "outsider"), "'outsider' is not a person the plan names"),
+], ids=["unknown-phase", "unknown-severity", "short-summary", "unknown-person"])
+def test_opening_an_incident_by_hand_is_refused_before_anything_is_written(
+        lifecycle: dict[str, Any], capsys: pytest.CaptureFixture[str], change: tuple[str, str], reason: str) -> None:
+    args = {"--phase": "phase3_beta", "--severity": "P1", "--by": "eng_lead", "--title": "Forecasts ignore payments",
+            "--summary": "two tenants report forecasts without payments"}
+    args[change[0]] = change[1]
+    assert incidents_cli(["open", "--plan", "accubooks", *[x for kv in args.items() for x in kv]]) == 1
+    assert reason in capsys.readouterr().err
+    assert rows(lifecycle["ledger"]) == []
