@@ -184,8 +184,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if route.startswith("/tenants/"):
                 # a crash is an unhandled error (500); a graceful 503 while degraded is not
                 runtime.cfur.observe(client, response.status_code >= 500 and response.status_code != 503)
-                await anyio.to_thread.run_sync(runtime.detailed.observe, request.url.path, request.method, route,
-                                               response.status_code, time.perf_counter() - started, user or "")
+                if runtime.detailed.stale:  # every few seconds, off the event loop
+                    await anyio.to_thread.run_sync(runtime.detailed.refresh)
+                runtime.detailed.observe(request.url.path, request.method, route, response.status_code,
+                                         time.perf_counter() - started, user or "")
         return response
 
     def tenant_query(tenant_id: int, group: str, run: Callable[[psycopg.Connection], Any]) -> Any:

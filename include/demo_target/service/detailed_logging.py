@@ -37,26 +37,29 @@ class DetailedLogging:
         self._read_at = float("-inf")
         self._lock = threading.Lock()
 
-    def tenants(self) -> frozenset[int]:
-        """Tenants with the flag enabled and not expired (re-read at most every refresh_seconds)."""
+    @property
+    def stale(self) -> bool:
+        """Whether the flag set is older than refresh_seconds (then ``refresh`` it off the event loop)."""
+        return time.monotonic() - self._read_at >= self.refresh_seconds
+
+    def refresh(self) -> None:
+        """Re-read the tenants with the flag enabled and not expired; one reader at a time, and a
+        database hiccup keeps the last known set (a request never fails for its log line)."""
         with self._lock:
-            if time.monotonic() - self._read_at < self.refresh_seconds:
-                return self._tenants
+            if not self.stale:
+                return
             self._read_at = time.monotonic()
         try:
             with self._pool.connection() as conn:
                 rows = conn.execute("SELECT tenant_id FROM feature_flags WHERE flag = %s AND enabled AND "
                                     "(expires_at IS NULL OR expires_at > now())", (FLAG,)).fetchall()
-            found = frozenset(int(r[0]) for r in rows)
-        except (psycopg.Error, PoolTimeout):  # a database hiccup must not fail the request; keep the last set
-            return self._tenants
-        with self._lock:
-            self._tenants = found
-        return found
+        except (psycopg.Error, PoolTimeout):
+            return
+        self._tenants = frozenset(int(r[0]) for r in rows)
 
     def observe(self, path: str, method: str, route: str, status: int, seconds: float, user: str) -> None:
         match = TENANT_PATH.match(path)
-        if match is None or int(match.group(1)) not in self.tenants():
+        if match is None or int(match.group(1)) not in self._tenants:
             return
         self._counter.inc()
         log.info("tenant=%s user=%s method=%s route=%s status=%s duration_ms=%.1f", match.group(1), user or "-",
