@@ -4,7 +4,8 @@ Each row stores the SHA-256 of the row before it and of every evidence file it r
 any edit, deletion, reordering or change to a referenced file is found by ``verify``. Appends
 from parallel tasks are serialised by a transaction-scoped advisory lock: the chain never forks.
 
-    python -m include.launch.ledger verify [--conn-id launch_db | --dsn DSN] [--skip-files]
+    python -m include.launch.ledger verify [--conn-id launch_db | --dsn DSN] [--skip-files] [--public-key B64]
+    python -m include.launch.ledger keygen
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -172,21 +173,7 @@ class Ledger:
 
     def verify(self, *, check_files: bool = True) -> list[str]:
         """Every problem found, first broken row first; an empty list means the ledger is intact."""
-        problems: list[str] = []
-        previous_hash, expected_seq = GENESIS, 1
-        for row in self._physical_order():
-            columns = [row.launch_id, row.phase_id, row.run_id, row.task_id, row.event, row.outcome, row.actor]
-            where = f"row seq={row.seq} ({row.event})"
-            if row.seq != expected_seq:
-                problems.append(f"{where}: expected seq {expected_seq}; a row was removed or reordered")
-            if row.prev_hash != previous_hash:
-                problems.append(f"{where}: prev_hash does not match the row before it; rows removed or reordered")
-            if row_hash(row.seq, row.recorded_at, columns, row.body, row.prev_hash) != row.row_hash:
-                problems.append(f"{where}: contents altered (hash mismatch)")
-            if check_files:
-                problems.extend(_file_problems(where, row))
-            previous_hash, expected_seq = row.row_hash, row.seq + 1
-        return problems
+        return chain_problems(self._physical_order(), _file_problems if check_files else None)
 
     def _physical_order(self) -> Iterator[Row]:
         with psycopg.connect(self.dsn) as conn:
@@ -196,6 +183,26 @@ class Ledger:
             )
             for record in cursor:
                 yield Row(*record)
+
+
+def chain_problems(rows: Iterable[Row], files: Callable[[str, Row], list[str]] | None = None) -> list[str]:
+    """The chain's problems, oldest first (``files``: each row's evidence check): the ledger's verify
+    and an exported bundle's share this one reading of the chain."""
+    problems: list[str] = []
+    previous_hash, expected_seq = GENESIS, 1
+    for row in rows:
+        columns = [row.launch_id, row.phase_id, row.run_id, row.task_id, row.event, row.outcome, row.actor]
+        where = f"row seq={row.seq} ({row.event})"
+        if row.seq != expected_seq:
+            problems.append(f"{where}: expected seq {expected_seq}; a row was removed or reordered")
+        if row.prev_hash != previous_hash:
+            problems.append(f"{where}: prev_hash does not match the row before it; rows removed or reordered")
+        if row_hash(row.seq, row.recorded_at, columns, row.body, row.prev_hash) != row.row_hash:
+            problems.append(f"{where}: contents altered (hash mismatch)")
+        if files is not None:
+            problems.extend(files(where, row))
+        previous_hash, expected_seq = row.row_hash, row.seq + 1
+    return problems
 
 
 def _file_problems(where: str, row: Row) -> list[str]:
@@ -216,28 +223,36 @@ def _file_problems(where: str, row: Row) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from include.launch.evidence.verification import export_command, keygen, verify_bundle_command, verify_command
+
     parser = argparse.ArgumentParser(prog="python -m include.launch.ledger")
     commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser("verify", help="re-check the whole chain and every evidence file")
+    verify = commands.add_parser("verify", help="re-check the chain, every evidence file and the signed checkpoints")
     source = verify.add_mutually_exclusive_group()
     source.add_argument("--conn-id", default="launch_db", help="Airflow connection id (default launch_db)")
     source.add_argument("--dsn", help="libpq conninfo or URL, instead of a connection id")
     verify.add_argument("--skip-files", action="store_true", help="check the chain only")
+    verify.add_argument("--signing-key", default="launch_signing_key",
+                        help="the connection of the key that signed the checkpoints (its public half is used)")
+    verify.add_argument("--public-key", help="base64 public key to check the checkpoints with, instead")
+    verify.add_argument("--evidence-base", help="where the checkpoints are (default $LAUNCH_EVIDENCE_BASE)")
+    verify.add_argument("--bundle", help="verify an exported bundle instead, with no database and no Airflow")
+    export = commands.add_parser("export", help="write one self-contained evidence bundle of a launch")
+    export.add_argument("--launch", required=True)
+    export.add_argument("--phase", help="only this phase's rows and files (the whole chain is kept)")
+    export.add_argument("out", help="the bundle to write (.tar.gz)")
+    export.add_argument("--conn-id", default="launch_db")
+    export.add_argument("--signing-key", default="launch_signing_key")
+    export.add_argument("--evidence-base", help="default $LAUNCH_EVIDENCE_BASE")
+    commands.add_parser("keygen", help="a new signing key: the connection password and the public key")
     args = parser.parse_args(argv)
-    ledger = Ledger(args.dsn) if args.dsn else Ledger.from_connection(args.conn_id)
-    try:
-        problems = ledger.verify(check_files=not args.skip_files)
-        count = len(ledger.rows())
-    except psycopg.Error as exc:
-        print(f"ledger: cannot read the ledger: {exc}", file=sys.stderr)
-        return 2
-    if problems:
-        print(f"ledger: BROKEN: {len(problems)} problem(s); first: {problems[0]}", file=sys.stderr)
-        for problem in problems[1:]:
-            print(f"  - {problem}", file=sys.stderr)
-        return 1
-    print(f"ledger: OK: {count} row(s), chain and evidence hashes verified")
-    return 0
+    if args.command == "keygen":
+        return keygen()
+    if args.command == "export":
+        return export_command(args)
+    if args.bundle:
+        return verify_bundle_command(args.bundle, args.public_key)
+    return verify_command(args)
 
 
 if __name__ == "__main__":

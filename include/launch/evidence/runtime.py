@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from include.launch.evidence.ledger import Event, Ledger, Row
 from include.launch.evidence.notify import Message, SlackNotifier, airflow_link
 from include.launch.evidence.store import EvidenceRef, EvidenceStore
 from include.launch.spec.phase import PhaseSpec
+
+if TYPE_CHECKING:
+    from include.launch.evidence.checkpoint import CheckpointWriter
 
 
 def run_folder(run_id: str) -> str:
@@ -75,13 +78,22 @@ class PhaseRun:
             run_id=self.run_id,
         )
 
+    @cached_property
+    def checkpoints(self) -> CheckpointWriter:
+        from include.launch.evidence.checkpoint import CheckpointWriter
+
+        return CheckpointWriter(self.spec.plan.connections.signing_key, self.spec.plan.evidence.base)
+
     def record(self, event: str, outcome: str = "", payload: dict[str, Any] | None = None,
                evidence: list[EvidenceRef] | None = None, actor: str = "") -> Row:
-        return self.ledger.append(Event(
+        """Append a ledger row, then sign a checkpoint of it outside the database (evidence.checkpoint)."""
+        row = self.ledger.append(Event(
             launch_id=self.spec.launch_id, phase_id=self.spec.phase.id, run_id=self.run_id,
             task_id=self.task_id, event=event, outcome=outcome, actor=actor or self.triggering_user,
             payload=payload or {}, evidence=evidence or [],
         ))
+        self.checkpoints.after(row.seq, row.row_hash)
+        return row
 
     def notify(self, outcome: str, reason: str = "", severity: str = "", details: dict[str, str] | None = None) -> bool:
         return self.notifier.send(Message(

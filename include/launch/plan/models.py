@@ -48,7 +48,8 @@ class Connections(Model):
     prometheus / alertmanager / grafana: optional; checks that need them say not-applicable if absent.
     pager: HTTP connection whose host is the pager's events URL (password: the routing key); the
     engine pages through it when the watch after a rollback breaches. ``plan check`` refuses a plan
-    with a rollback policy and no pager.
+    with a rollback policy and no pager. signing_key: the connection whose password is the Ed25519
+    seed that signs a checkpoint of the ledger after every row (kept out of the ledger database).
     """
 
     ledger: str = "launch_db"
@@ -59,6 +60,7 @@ class Connections(Model):
     alertmanager: str | None = None
     pager: str | None = None
     grafana: str | None = None
+    signing_key: str = "launch_signing_key"
 
 
 class Evidence(Model):

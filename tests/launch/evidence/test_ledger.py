@@ -102,9 +102,9 @@ def test_cli_verify_exit_codes(ledger_db: str, evidence_base: Path) -> None:
         return subprocess.run([sys.executable, "-m", "include.launch.ledger", "verify"], capture_output=True,
                               text=True, cwd=ROOT, check=False)
 
-    ok = run()
-    assert ok.returncode == 0, ok.stderr
-    assert "OK: 3 row(s)" in ok.stdout
+    unsigned = run()  # rows appended without the engine's signing key: nothing vouches for them
+    assert unsigned.returncode == 1
+    assert "no signing key: Airflow connection 'launch_signing_key' is not defined" in unsigned.stderr
     _tamper(ledger_db, "UPDATE launch_ledger SET actor = 'mallory' WHERE seq = 2")
     broken = run()
     assert broken.returncode == 1

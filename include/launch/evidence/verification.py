@@ -1,0 +1,152 @@
+"""``python -m include.launch.ledger verify``: the chain, the evidence files and the signed
+checkpoints in one pass, one clear line when it cannot run (exit 2), and the result stored beside the
+evidence (``ledger_verification.json``) so the board shows the last verification instead of
+re-hashing every file on each view."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from include.launch.evidence.checkpoint import (
+    SigningKeyError,
+    checkpoint_problems,
+    key_id,
+    new_key,
+    public_key_from,
+    read_all,
+    signing_key,
+)
+from include.launch.evidence.ledger import Ledger
+from include.launch.evidence.store import EvidenceStore
+
+RESULT = "ledger_verification.json"
+DEFAULT_BASE = "launch/evidence"
+
+
+def verify_all(ledger: Ledger, base: str, public_key: Any, check_files: bool = True) -> tuple[list[str], int]:
+    """(every problem, rows checked): chain and files first, then the checkpoints."""
+    problems = ledger.verify(check_files=check_files)
+    rows = ledger.rows()
+    checkpoints, unreadable = read_all(base)
+    problems += unreadable
+    if public_key is None:
+        problems.append("no key to check the signed checkpoints with: the newest rows cannot be vouched for")
+    else:
+        problems += checkpoint_problems(rows, checkpoints, public_key)
+    return problems, len(rows)
+
+
+def store_result(base: str, problems: list[str], rows: int, key: str) -> None:
+    EvidenceStore(base).write_json(RESULT, {"verified_at": datetime.now(UTC).isoformat(), "rows": rows,
+                                            "ok": not problems, "problems": problems, "key_id": key},
+                                   replace=True)
+
+
+def last_result(base: str) -> dict[str, Any] | None:
+    store = EvidenceStore(base)
+    return json.loads(store.read_bytes(RESULT)) if store.exists(RESULT) else None
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    base = args.evidence_base or os.environ.get("LAUNCH_EVIDENCE_BASE") or DEFAULT_BASE
+    try:
+        ledger = Ledger(args.dsn) if args.dsn else Ledger.from_connection(args.conn_id)
+        public = public_key_from(args.public_key) if args.public_key else None
+        key_problem = ""
+        if public is None:
+            try:
+                public = signing_key(args.signing_key).public_key()
+            except SigningKeyError as exc:
+                key_problem = str(exc)
+        problems, count = verify_all(ledger, base, public, check_files=not args.skip_files)
+    except AirflowNotFoundException as exc:
+        print(f"ledger: cannot run: {exc}", file=sys.stderr)
+        return 2
+    except psycopg.Error as exc:
+        print(f"ledger: cannot read the ledger: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # an unreadable --public-key
+        print(f"ledger: cannot run: --public-key: {exc}", file=sys.stderr)
+        return 2
+    if key_problem:
+        problems = [p for p in problems if not p.startswith("no key to check")] + [key_problem]
+    store_result(base, problems, count, key_id(public) if public is not None else "")
+    if problems:
+        print(f"ledger: BROKEN: {len(problems)} problem(s); first: {problems[0]}", file=sys.stderr)
+        for problem in problems[1:]:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(f"ledger: OK: {count} row(s), chain, evidence hashes and signed checkpoints verified "
+          f"(key {key_id(public) if public is not None else '-'})")
+    return 0
+
+
+def keygen() -> int:
+    seed, public, ident = new_key()
+    print(f"password (the signing key connection's, keep it secret): {seed}")
+    print(f"public key (publish it; auditors verify with it): {public}")
+    print(f"key id: {ident}")
+    return 0
+
+
+def verify_bundle_command(path: str, public_key: str | None) -> int:
+    """Exit 0 with the summary, 1 naming every problem (and the summary), 2 for an unreadable bundle."""
+    from pathlib import Path
+
+    from include.launch.evidence.bundle import verify_bundle
+
+    try:
+        problems, lines = verify_bundle(Path(path), public_key)
+    except ValueError as exc:
+        print(f"ledger: cannot run: {exc}", file=sys.stderr)
+        return 2
+    if not lines:
+        print(f"ledger: cannot run: {problems[0]}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    if problems:
+        print(f"\nbundle: BROKEN: {len(problems)} problem(s); first: {problems[0]}", file=sys.stderr)
+        for problem in problems[1:]:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(f"\nbundle: OK: {path}: manifest, chain, evidence files and signed checkpoints verified")
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from include.launch.evidence.bundle import export
+    from include.launch.evidence.store import read_url, resolve_base
+
+    base = args.evidence_base or os.environ.get("LAUNCH_EVIDENCE_BASE") or DEFAULT_BASE
+    try:
+        ledger = Ledger.from_connection(args.conn_id)
+        public = signing_key(args.signing_key).public_key()
+        rows = ledger.rows()
+        checkpoints, _ = read_all(base)
+        manifest = export(rows, checkpoints, read_url, resolve_base(base), public, args.launch, args.phase,
+                          Path(args.out))
+    except (AirflowNotFoundException, SigningKeyError) as exc:
+        print(f"ledger: cannot run: {exc}", file=sys.stderr)
+        return 2
+    except psycopg.Error as exc:
+        print(f"ledger: cannot read the ledger: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"ledger: cannot write the bundle: {exc}", file=sys.stderr)
+        return 2
+    print(f"bundle: {args.out}: {len(manifest['launch_rows'])} row(s) of launch {args.launch}, "
+          f"{len(manifest['evidence'])} evidence file(s), key {manifest['key_id']}")
+    return 0
