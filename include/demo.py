@@ -112,6 +112,12 @@ def demo_stack() -> Iterator[dict[str, Any]]:
         slack = SlackReceiver(record_file=RUN / "slack_messages.jsonl").start()
         env["AIRFLOW_CONN_SLACK_LAUNCH"] = slack.connection_json()
         say(f"Slack: local receiver (messages in {RUN / 'slack_messages.jsonl'})")
+    from include.launch.evidence.checkpoint import new_key
+
+    seed, public_key, key = new_key()  # the demo's own signing key: the seed stays in this process's env
+    env["AIRFLOW_CONN_LAUNCH_SIGNING_KEY"] = json.dumps({"conn_type": "generic", "password": seed})
+    (RUN / "signing_public_key.txt").write_text(public_key + "\n")
+    say(f"ledger checkpoints signed with key {key} (public key in {RUN / 'signing_public_key.txt'})")
     pager = SlackReceiver(record_file=RUN / "pager_messages.jsonl").start()
     # The engine pages here too (a breach in the watch after a rollback), not only Alertmanager.
     env["AIRFLOW_CONN_LAUNCH_PAGER"] = json.dumps({"conn_type": "http", "host": pager.url})
@@ -132,7 +138,7 @@ def demo_stack() -> Iterator[dict[str, Any]]:
             airflow = AirflowStack(RUN / "airflow", metadata_url, extra_env=env, dags_folder=DEMO_DAGS).start()
             try:
                 yield {"airflow": airflow, "target": target, "ledger_url": ledger_url, "slack": slack,
-                       "pager": pager, "target_url": target_url}
+                       "pager": pager, "target_url": target_url, "public_key": public_key}
             finally:
                 airflow.stop()
     finally:
@@ -244,9 +250,11 @@ def replay_beta(stack: dict[str, Any]) -> str:
     return "success" if all(state == "success" for state in states) else "failed"
 
 
-def report(ledger_url: str) -> bool:
+def report(ledger_url: str, public_key: str) -> bool:
+    from include.launch.evidence.checkpoint import key_id, public_key_from
     from include.launch.evidence.ledger import Ledger
     from include.launch.evidence.status import status_markdown
+    from include.launch.evidence.verification import store_result, verify_all
     from include.launch.plan import load_plan
 
     ledger = Ledger(ledger_url)
@@ -254,16 +262,39 @@ def report(ledger_url: str) -> bool:
     (EVIDENCE.parent / "status.md").write_text(table)
     print("\n" + table)
     print(f"Evidence folder: {EVIDENCE}")
+    from include.launch.evidence.checkpoint import FOLDER
+
     for path in sorted(EVIDENCE.rglob("*")):
-        if path.is_file():
+        if path.is_file() and path.parent.name != FOLDER:
             print(f"  {path.relative_to(EVIDENCE)}")
+    print(f"  {FOLDER}/: {len(list((EVIDENCE / FOLDER).glob('seq_*.json')))} signed checkpoints, one per ledger row")
     from include.launch.evidence.overrides import grant_lines, granted_overrides
 
     for line in grant_lines(granted_overrides(ledger.rows(event="freeze_override_granted"))):
         print(line)
-    problems = ledger.verify()
-    print(f"\nLedger verification: {'OK' if not problems else 'BROKEN'}: {len(ledger.rows())} rows, chain and "
-          "evidence hashes checked" + ("" if not problems else f"; first problem: {problems[0]}"))
+    key = public_key_from(public_key)
+    problems, rows = verify_all(ledger, str(EVIDENCE), key)
+    store_result(str(EVIDENCE), problems, rows, key_id(key))
+    print(f"\nLedger verification: {'OK' if not problems else 'BROKEN'}: {rows} rows, chain, evidence hashes and "
+          "signed checkpoints checked" + ("" if not problems else f"; first problem: {problems[0]}"))
+    bundle_ok = bundle(ledger, key, public_key)
+    return not problems and bundle_ok
+
+
+def bundle(ledger: Any, key: Any, public_key: str) -> bool:
+    """The auditor's copy: one file, verified here as the auditor would, with no database."""
+    from include.launch.evidence.bundle import export, verify_bundle
+    from include.launch.evidence.checkpoint import read_all
+    from include.launch.evidence.store import read_url, resolve_base
+
+    out = RUN / "accubooks_evidence_bundle.tar.gz"
+    checkpoints, _ = read_all(str(EVIDENCE))
+    manifest = export(ledger.rows(), checkpoints, read_url, resolve_base(str(EVIDENCE)), key, "accubooks", None, out)
+    problems, _ = verify_bundle(out, public_key)
+    print(f"Evidence bundle: {out} ({len(manifest['launch_rows'])} rows, {len(manifest['evidence'])} evidence files): "
+          + ("verified offline: OK" if not problems else f"BROKEN: {problems[0]}")
+          + f" (python -m include.launch.ledger verify --bundle {out} --public-key $(cat "
+            f"{RUN / 'signing_public_key.txt'}))")
     return not problems
 
 
@@ -411,7 +442,7 @@ def run_demo(up: bool) -> int:
                                   airflow.home, EVIDENCE, phase_id)
                 say(f"{step.dag_id} did not succeed: the launch stops here")
                 break
-        ok = report(stack["ledger_url"])
+        ok = report(stack["ledger_url"], stack["public_key"])
         print(f"Launch board: {airflow.base_url}/launch/ (to keep a stack running: make up)")
         if stack["slack"] is not None:
             print(f"Slack messages received: {len(stack['slack'].messages)}")

@@ -210,7 +210,7 @@ table { border-collapse: collapse; width: 100%; } th, td { text-align: left; pad
         background: var(--card); border: 1px solid var(--line); }
 .s-complete, .s-verified, .s-successful, .s-pass { color: var(--ok); border-color: var(--ok); }
 .s-failed, .s-fail, .s-rolled-back, .s-broken, .s-rejected, .s-refused { color: var(--bad); border-color: var(--bad); }
-.s-in-progress, .s-unavailable, .s-dry-run { color: var(--warn); border-color: var(--warn); }
+.s-in-progress, .s-unavailable, .s-dry-run, .s-not-verified { color: var(--warn); border-color: var(--warn); }
 .error { color: var(--bad); } .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 0 32px; }
 div.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 8px; }
 img.chart { max-width: 100%; background: #fff; border: 1px solid var(--line); }
@@ -279,9 +279,12 @@ def render_board(board: "Board", ui_base: str, evidence_links: bool = True, step
              f'evidence <code>{_e(board.evidence_base)}</code> &middot; <a href="">refresh</a></p>']
 
     ledger = board.ledger
-    detail = (f"{ledger.rows} row(s), chain and evidence hashes verified" if ledger.state == "verified" else
-              f"{len(ledger.problems)} problem(s): " + "; ".join(ledger.problems[:3]) if ledger.state == "broken"
-              else ledger.error)
+    since = f"; {ledger.rows_since} row(s) added since" if ledger.rows_since else ""
+    when = f" at {ledger.verified_at[:16].replace('T', ' ')} UTC" if ledger.verified_at else ""
+    detail = (f"{ledger.rows} row(s): chain, evidence hashes and signed checkpoints verified{when}{since}"
+              if ledger.state == "verified" else
+              f"{len(ledger.problems)} problem(s) found{when}: " + "; ".join(ledger.problems[:3]) + since
+              if ledger.state == "broken" else ledger.error)
     parts.append(f'<p id="ledger">Ledger: {_badge(ledger.state.upper())} <span class="muted">{_e(detail)}'
                  "</span></p>")
 

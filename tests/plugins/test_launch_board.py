@@ -108,9 +108,19 @@ def test_unknown_launch_is_404(approvals: ApprovalClient, shipped_plans: None) -
 
 # --- the board's content -----------------------------------------------------------------------
 
+def record_verification(ledger_url: str, base: Path) -> None:
+    """What ``python -m include.launch.ledger verify`` stores (the board shows it, never re-hashes)."""
+    from include.launch.evidence.verification import store_result
+
+    ledger = Ledger(ledger_url)
+    store_result(str(base), ledger.verify(), len(ledger.rows()), "")
+
+
 def test_board_json_from_ledger_and_evidence(approvals: ApprovalClient, shipped_plans: None, ledger_db: str,
                                              evidence_base: Path) -> None:
     seed_launch(ledger_db, evidence_base)
+    assert get(approvals, BOARD).json()["ledger"]["state"] == "not verified"
+    record_verification(ledger_db, evidence_base)
     board = get(approvals, BOARD).json()
 
     assert set(board) == {"launch_id", "name", "version_from", "version_to", "evidence_base", "phases", "approvals",
@@ -148,12 +158,16 @@ def test_board_json_from_ledger_and_evidence(approvals: ApprovalClient, shipped_
     assert "sandbox" in chart.headers["content-security-policy"]
 
     assert board["ledger"]["state"] == "verified" and board["ledger"]["rows"] == 7
+    assert board["ledger"]["verified_at"] and board["ledger"]["rows_since"] == 0
+    Ledger(ledger_db).append(Event(launch_id="accubooks", event="phase_started", phase_id="phase3_beta"))
+    assert get(approvals, BOARD).json()["ledger"]["rows_since"] == 1  # shown, not re-verified on a page view
 
 
 def test_board_reports_a_tampered_evidence_file(approvals: ApprovalClient, shipped_plans: None, ledger_db: str,
                                                 evidence_base: Path) -> None:
     seed_launch(ledger_db, evidence_base)
     (evidence_base / "phase1_pool_scaling" / "post_change_config.json").write_text('{"pool": {"max": 50}}')
+    record_verification(ledger_db, evidence_base)
     ledger = get(approvals, BOARD).json()["ledger"]
     assert ledger["state"] == "broken"
     assert any("evidence file altered" in problem for problem in ledger["problems"])

@@ -43,7 +43,8 @@ def dag_failure_callback(spec: PhaseSpec) -> Callable[[Any], None]:
             run = PhaseRun.from_context(spec, context)
             reason = str(context.get("reason") or "a task failed")
             run.record("phase_failed", "failed", {"reason": reason})
-            run.notify("failed", f"{spec.phase.title} did not complete: {reason}", severity="P2")
+            run.notify("failed", f"{spec.phase.title} did not complete: {reason}", severity="P2",
+                       details=run.ledger_head())
         except Exception:
             log.exception("could not report the failure of %s", spec.dag_id)
 

@@ -366,5 +366,5 @@ def complete(spec: PhaseSpec, context: Any) -> dict[str, Any]:
     run.record("phase_completed", Outcome.SUCCESSFUL.value,
                {"report": report.path, "weakened": weakened}, [report])
     marked = " (WEAKENED RUN)" if weakened else ""
-    run.notify("completed", f"{spec.phase.title} completed{marked}; report {report.path}")
+    run.notify("completed", f"{spec.phase.title} completed{marked}; report {report.path}", details=run.ledger_head())
     return {"outcome": "completed", "report": report.path}

@@ -166,6 +166,7 @@ class CheckpointWriter:
         self.conn_id, self.base = conn_id, base
         self._key: Ed25519PrivateKey | None = None
         self._missing = ""
+        self.last: Checkpoint | None = None
 
     def after(self, seq: int, row_hash: str) -> Checkpoint | None:
         if self._key is None and not self._missing:
@@ -178,4 +179,5 @@ class CheckpointWriter:
             return None
         checkpoint = sign(self._key, seq, row_hash)
         publish(self.base, checkpoint)
+        self.last = checkpoint
         return checkpoint

@@ -84,6 +84,13 @@ class PhaseRun:
 
         return CheckpointWriter(self.spec.plan.connections.signing_key, self.spec.plan.evidence.base)
 
+    def ledger_head(self) -> dict[str, str]:
+        """The signed head as a Slack detail: an auditor can hold the ledger to it from outside."""
+        last = self.checkpoints.last
+        if last is None:
+            return {"Ledger head": "not signed (no signing key)"}
+        return {"Ledger head": f"seq {last.seq}, {last.row_hash[:16]}, signed with key {last.key_id}"}
+
     def record(self, event: str, outcome: str = "", payload: dict[str, Any] | None = None,
                evidence: list[EvidenceRef] | None = None, actor: str = "") -> Row:
         """Append a ledger row, then sign a checkpoint of it outside the database (evidence.checkpoint)."""

@@ -143,13 +143,17 @@ class BetaScorecard:
 
 @dataclass(frozen=True)
 class LedgerStatus:
-    """state: ``verified`` (chain and files intact), ``broken`` (problems found) or ``unavailable``
+    """The last stored verification (``python -m include.launch.ledger verify``; the board never
+    re-hashes every file on a page view): state ``verified`` (chain, files and signed checkpoints
+    intact), ``broken`` (problems found), ``not verified`` (none recorded yet) or ``unavailable``
     (the ledger could not be read: an error, not a failure)."""
 
     state: str
     rows: int
     problems: list[str] = field(default_factory=list)
     error: str = ""
+    verified_at: str = ""
+    rows_since: int = 0  # rows appended after that verification
 
 
 @dataclass(frozen=True)
@@ -395,9 +399,15 @@ def latest_scorecard(plan: Plan, tree: EvidenceTree, *, prefix: str = "") -> Bet
 
 # --- ledger -----------------------------------------------------------------------------------
 
-def ledger_status(ledger: Ledger, rows: int) -> LedgerStatus:
-    problems = ledger.verify(check_files=True)
-    return LedgerStatus("broken" if problems else "verified", rows, problems[:20])
+def ledger_status(base: str, rows_now: int) -> LedgerStatus:
+    from include.launch.evidence.verification import last_result
+
+    result = last_result(base)
+    if result is None:
+        return LedgerStatus("not verified", rows_now, error="no verification recorded yet: run python -m "
+                                                             "include.launch.ledger verify")
+    return LedgerStatus("verified" if result["ok"] else "broken", int(result["rows"]), list(result["problems"])[:20],
+                        verified_at=str(result["verified_at"]), rows_since=max(rows_now - int(result["rows"]), 0))
 
 
 # --- the board --------------------------------------------------------------------------------
@@ -432,8 +442,8 @@ def build_board(plan: Plan, *, ledger: Ledger | None = None, ui_base: str = "", 
         incidents = Section(items=open_incidents(list(rows)))
         overrides = Section(items=granted_overrides(rows)[::-1])  # newest first
         try:
-            status = ledger_status(ledger, len(ledger.rows()))
-        except psycopg.Error as exc:
+            status = ledger_status(plan.evidence.base, len(ledger.rows()))
+        except (psycopg.Error, ValueError, OSError) as exc:
             status = LedgerStatus("unavailable", 0, error=f"{type(exc).__name__}: {exc}")
 
     dag_ids = [phase.dag_id for phase in plan.phases] + [card.dag_id for card in plan.scorecards]

@@ -5,9 +5,12 @@ cannot run in one line (exit 2) and stores its result for the board."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ import psycopg
 import pytest
 
 from include.launch.evidence.checkpoint import FOLDER, name_of, new_key, sign
-from include.launch.evidence.ledger import Ledger, row_hash
+from include.launch.evidence.ledger import Ledger, main, row_hash
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.evidence.store import EvidenceStore
 from include.launch.plan import load_plan
@@ -37,9 +40,24 @@ def signed(ledger_db: str, evidence_base: Path, monkeypatch: pytest.MonkeyPatch)
     return {"ledger": ledger_db, "evidence": evidence_base, "public": public, "key_id": ident}
 
 
-def verify(*extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "include.launch.ledger", "verify", *extra], capture_output=True,
-                          text=True, cwd=ROOT, check=False)
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args: str) -> Result:
+    """``python -m include.launch.ledger ARGS`` in this process (output captured): the subprocess
+    costs an Airflow import per call; the offline bundle check below keeps its own process."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def verify(*extra: str) -> Result:
+    return cli("verify", *extra)
 
 
 def sql(url: str, statement: str, values: tuple[Any, ...] = ()) -> None:
@@ -52,7 +70,9 @@ def recompute_chain_from(url: str, seq: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute("SELECT seq, recorded_at, launch_id, phase_id, run_id, task_id, event, outcome, actor, "
                             "body, prev_hash FROM launch_ledger WHERE seq >= %s ORDER BY seq", (seq,)).fetchall()
-        previous = conn.execute("SELECT row_hash FROM launch_ledger WHERE seq = %s", (seq - 1,)).fetchone()[0]
+        before = conn.execute("SELECT row_hash FROM launch_ledger WHERE seq = %s", (seq - 1,)).fetchone()
+        assert before is not None
+        previous = before[0]
         for number, recorded_at, *columns, body, _ in rows:
             digest = row_hash(number, recorded_at, columns, body, previous)
             conn.execute("UPDATE launch_ledger SET prev_hash = %s, row_hash = %s WHERE seq = %s",
@@ -153,9 +173,8 @@ def launch_story(signed: dict[str, Any]) -> None:
     run.record("phase_failed", "failed", {"reason": "rolled back"})
 
 
-def export_bundle(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "include.launch.ledger", "export", "--launch", "accubooks", *extra,
-                           str(out)], capture_output=True, text=True, cwd=ROOT, check=False)
+def export_bundle(out: Path, *extra: str) -> Result:
+    return cli("export", "--launch", "accubooks", *extra, str(out))
 
 
 def test_a_bundle_is_verified_with_no_database_and_no_airflow(signed: dict[str, Any], tmp_path: Path,
