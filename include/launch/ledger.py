@@ -2,7 +2,7 @@
 README, the phase reports and operators' runbooks give. The ledger itself lives in
 ``include.launch.evidence.ledger``."""
 
-from include.launch.evidence.ledger import main
+from include.launch.evidence.verification import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -10,10 +10,8 @@ from parallel tasks are serialised by a transaction-scoped advisory lock: the ch
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -220,40 +218,3 @@ def _file_problems(where: str, row: Row) -> list[str]:
         if sha256_of(data) != reference["sha256"]:
             problems.append(f"{where}: evidence file altered: {reference['path']}")
     return problems
-
-
-def main(argv: list[str] | None = None) -> int:
-    from include.launch.evidence.verification import export_command, keygen, verify_bundle_command, verify_command
-
-    parser = argparse.ArgumentParser(prog="python -m include.launch.ledger")
-    commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser("verify", help="re-check the chain, every evidence file and the signed checkpoints")
-    source = verify.add_mutually_exclusive_group()
-    source.add_argument("--conn-id", default="launch_db", help="Airflow connection id (default launch_db)")
-    source.add_argument("--dsn", help="libpq conninfo or URL, instead of a connection id")
-    verify.add_argument("--skip-files", action="store_true", help="check the chain only")
-    verify.add_argument("--signing-key", default="launch_signing_key",
-                        help="the connection of the key that signed the checkpoints (its public half is used)")
-    verify.add_argument("--public-key", help="base64 public key to check the checkpoints with, instead")
-    verify.add_argument("--evidence-base", help="where the checkpoints are (default $LAUNCH_EVIDENCE_BASE)")
-    verify.add_argument("--bundle", help="verify an exported bundle instead, with no database and no Airflow")
-    export = commands.add_parser("export", help="write one self-contained evidence bundle of a launch")
-    export.add_argument("--launch", required=True)
-    export.add_argument("--phase", help="only this phase's rows and files (the whole chain is kept)")
-    export.add_argument("out", help="the bundle to write (.tar.gz)")
-    export.add_argument("--conn-id", default="launch_db")
-    export.add_argument("--signing-key", default="launch_signing_key")
-    export.add_argument("--evidence-base", help="default $LAUNCH_EVIDENCE_BASE")
-    commands.add_parser("keygen", help="a new signing key: the connection password and the public key")
-    args = parser.parse_args(argv)
-    if args.command == "keygen":
-        return keygen()
-    if args.command == "export":
-        return export_command(args)
-    if args.bundle:
-        return verify_bundle_command(args.bundle, args.public_key)
-    return verify_command(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -150,3 +150,34 @@ def export_command(args: argparse.Namespace) -> int:
     print(f"bundle: {args.out}: {len(manifest['launch_rows'])} row(s) of launch {args.launch}, "
           f"{len(manifest['evidence'])} evidence file(s), key {manifest['key_id']}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m include.launch.ledger")
+    commands = parser.add_subparsers(dest="command", required=True)
+    verify = commands.add_parser("verify", help="re-check the chain, every evidence file and the signed checkpoints")
+    source = verify.add_mutually_exclusive_group()
+    source.add_argument("--conn-id", default="launch_db", help="Airflow connection id (default launch_db)")
+    source.add_argument("--dsn", help="libpq conninfo or URL, instead of a connection id")
+    verify.add_argument("--skip-files", action="store_true", help="check the chain only")
+    verify.add_argument("--signing-key", default="launch_signing_key",
+                        help="the connection of the key that signed the checkpoints (its public half is used)")
+    verify.add_argument("--public-key", help="base64 public key to check the checkpoints with, instead")
+    verify.add_argument("--evidence-base", help="where the checkpoints are (default $LAUNCH_EVIDENCE_BASE)")
+    verify.add_argument("--bundle", help="verify an exported bundle instead, with no database and no Airflow")
+    export = commands.add_parser("export", help="write one self-contained evidence bundle of a launch")
+    export.add_argument("--launch", required=True)
+    export.add_argument("--phase", help="only this phase's rows and files (the whole chain is kept)")
+    export.add_argument("out", help="the bundle to write (.tar.gz)")
+    export.add_argument("--conn-id", default="launch_db")
+    export.add_argument("--signing-key", default="launch_signing_key")
+    export.add_argument("--evidence-base", help="default $LAUNCH_EVIDENCE_BASE")
+    commands.add_parser("keygen", help="a new signing key: the connection password and the public key")
+    args = parser.parse_args(argv)
+    if args.command == "keygen":
+        return keygen()
+    if args.command == "export":
+        return export_command(args)
+    if args.bundle:
+        return verify_bundle_command(args.bundle, args.public_key)
+    return verify_command(args)

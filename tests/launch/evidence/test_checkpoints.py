@@ -18,9 +18,10 @@ import psycopg
 import pytest
 
 from include.launch.evidence.checkpoint import FOLDER, name_of, new_key, sign
-from include.launch.evidence.ledger import Ledger, main, row_hash
+from include.launch.evidence.ledger import Ledger, row_hash
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.evidence.store import EvidenceStore
+from include.launch.evidence.verification import main
 from include.launch.plan import load_plan
 from include.launch.plan.loader import _resolve
 from include.launch.spec.phase import build_phase_spec
@@ -187,8 +188,9 @@ def test_a_bundle_is_verified_with_no_database_and_no_airflow(signed: dict[str, 
     # The auditor's machine: no ledger connection, no database answering, no Airflow home.
     offline = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AIRFLOW_HOME": str(tmp_path / "no_airflow"),
                "HOME": str(tmp_path)}
-    checked = subprocess.run([sys.executable, "-c", "import sys; from include.launch.evidence.ledger import main; "
-                              "rc = main(sys.argv[1:]); assert 'airflow' not in sys.modules, 'airflow imported'; "
+    checked = subprocess.run([sys.executable, "-c", "import sys; "
+                              "from include.launch.evidence.verification import main; rc = main(sys.argv[1:]); "
+                              "assert 'airflow' not in sys.modules, 'airflow imported'; "
                               "sys.exit(rc)", "verify", "--bundle", str(out), "--public-key", signed["public"]],
                              capture_output=True, text=True, cwd=tmp_path, env=offline, check=False)
     assert checked.returncode == 0, checked.stderr
