@@ -22,11 +22,9 @@ RESPONSE_HOURS = 24  # an unanswered request expires; the escalation DAG keeps p
 
 def responders(plan: Plan) -> list[dict[str, str]]:
     """Everyone the plan names, once each (who may resolve a P0 is checked when they answer)."""
-    seen: dict[str, str] = {}
-    for phase in plan.phases:
-        for person in phase.approval.approvers:
-            seen.setdefault(person.id, person.name)
-    return [{"id": ident, "name": name} for ident, name in seen.items()]
+    from include.launch.plan.incident_rules import everyone
+
+    return [{"id": person.id, "name": person.name} for person in everyone(plan)]
 
 
 class IncidentResponseOperator(HITLOperator):

@@ -41,6 +41,14 @@ def _approvers(plan: Plan) -> list[Approver]:
     return named + [a for window in plan.freeze_windows if window.override for a in window.override.approvers]
 
 
+def everyone(plan: Plan) -> list[Approver]:
+    """Everyone the plan names, once each, in plan order."""
+    seen: dict[str, Approver] = {}
+    for person in _approvers(plan):
+        seen.setdefault(person.id, person)
+    return list(seen.values())
+
+
 def people(plan: Plan) -> set[str]:
     """The ids of everyone the plan names."""
     return {a.id for a in _approvers(plan)}

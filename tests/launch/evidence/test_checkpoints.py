@@ -244,3 +244,22 @@ def test_an_edited_bundle_is_found_naming_the_file_or_row(signed: dict[str, Any]
     result = verify("--bundle", str(edited), "--public-key", signed["public"])
     assert result.returncode == 1
     assert expected in result.stderr, result.stderr
+
+
+def test_the_plan_names_the_signing_key_connection(ledger_db: str, evidence_base: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``connections.signing_key`` is read: rows are signed with the key the plan names, not the default."""
+    from include.launch.evidence.checkpoint import public_key_from, read_all
+
+    ours, ours_public, ours_id = new_key()
+    default, _, _ = new_key()
+    monkeypatch.setenv("AIRFLOW_CONN_OTHER_SIGNING_KEY", json.dumps({"conn_type": "generic", "password": ours}))
+    monkeypatch.setenv("AIRFLOW_CONN_LAUNCH_SIGNING_KEY", json.dumps({"conn_type": "generic", "password": default}))
+    plan = load_plan("accubooks")
+    plan = plan.model_copy(update={"connections": plan.connections.model_copy(update={"signing_key":
+                                                                                      "other_signing_key"})})
+    spec = build_phase_spec(plan, "phase1_pool_scaling", _resolve("accubooks"))
+    run = PhaseRun(spec=spec, run_id="run_other_key", task_id="check")
+    run.record("check_result", "successful", {})
+    (checkpoint,), _ = read_all(str(evidence_base))
+    assert checkpoint.key_id == ours_id and checkpoint.verifies(public_key_from(ours_public))
