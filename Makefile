@@ -22,11 +22,11 @@ help:
 	@echo "make bench  benchmarks (numbers and ratios, no pass/fail)"
 	@echo "make screenshots  regenerate docs/launch_board.png (runs the browser test)"
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-bootstrap.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-bootstrap.txt
+	$(PY) -m uv pip install -q --python $(PY) -r requirements-dev.txt
 	@touch $@
 
 venv: $(STAMP)
@@ -38,11 +38,11 @@ lint: venv
 	$(RUFF)
 	$(MYPY)
 
-# Two passes: everything that tolerates a shared machine on two pytest workers, then the tests
-# marked `serial` (a whole Airflow, or a p95 measured under load) one at a time, so no latency
-# gate and no scheduler heartbeat competes with another test for the two cores. (Measured on
-# 2026-12-02: a third worker saved 29 s of 16 min, the pass is CPU-bound; two real Airflows side by
-# side timed out their API calls.)
+# Three passes: everything that tolerates a shared machine on four pytest workers (their tests
+# wait on soaks and services more than they compute: 1.3 of the 2 cores on 2026-12-04); then the
+# test marked `alone` (the go/no-go's 1000-user load test, which reads this machine's CPU as the
+# database host's) by itself; then the modules marked `serial`, each a whole Airflow stack, one
+# per worker side by side (an idle stack takes 0.13 of a core; each module's tests run one by one).
 test: venv apt
 	$(RUFF)
 	scripts/audit.sh
@@ -51,13 +51,14 @@ test: venv apt
 	@# mypy (a minute of one core when its cache is cold) runs beside the parallel pass, which
 	@# tolerates a shared machine, never beside the serial one. Every check always runs, so one
 	@# report shows every failure; the target fails if any did.
-	@mkdir -p .run; parallel=0; serial=0; types=0; \
+	@mkdir -p .run; parallel=0; alone=0; serial=0; types=0; \
 	$(MYPY) > .run/mypy.log 2>&1 & mypy_pid=$$!; \
-	$(PY) -m pytest tests -n 4 --dist loadfile --durations=30 -m "not serial" || parallel=$$?; \
+	$(PY) -m pytest tests -n 4 --dist loadfile --durations=30 -m "not serial and not alone" || parallel=$$?; \
 	wait $$mypy_pid || types=$$?; cat .run/mypy.log; \
-	$(PY) -m pytest tests -n 2 --dist loadfile --durations=10 -m "serial" || serial=$$?; \
-	echo "exit codes: mypy $$types, pytest parallel pass $$parallel, serial pass $$serial"; \
-	test $$types -eq 0 && test $$parallel -eq 0 && test $$serial -eq 0
+	$(PY) -m pytest tests --durations=5 -m "alone" || alone=$$?; \
+	$(PY) -m pytest tests -n 3 --dist loadfile --durations=10 -m "serial" || serial=$$?; \
+	echo "exit codes: mypy $$types, pytest parallel pass $$parallel, alone $$alone, serial pass $$serial"; \
+	test $$types -eq 0 && test $$parallel -eq 0 && test $$alone -eq 0 && test $$serial -eq 0
 
 bench: venv apt
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

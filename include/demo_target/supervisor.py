@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from include.demo_target.config import (
     FAULTS_ENABLED_VAR,
     REPLICA_VAR,
 )
+from include.devservices.ports import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 APP = "include.demo_target.service.app:create_app"
@@ -84,11 +84,6 @@ class ClusterState:
         replicas = [ReplicaState(**r) for r in data.pop("replicas")]
         return cls(**data, replicas=replicas)
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def admin_token(state_dir: Path | str) -> str:

@@ -7,11 +7,15 @@ client that answers approvals as a named user while ``dag.test()`` runs.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -110,8 +114,46 @@ def prepare_metadata_db(env: dict[str, str] | None = None) -> None:
 
 
 def migrate_metadata_db() -> None:
-    """The in-process Airflow's metadata DB, ready for ``dag.test()`` and ``ApprovalClient``."""
-    prepare_metadata_db()
+    """The in-process Airflow's metadata DB, ready for ``dag.test()`` and ``ApprovalClient``: a copy
+    of one migrated template (``metadata_template``), so parallel test workers migrate once, not each."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    template = metadata_template()
+    shutil.copyfile(template / "airflow.db", home / "airflow.db")
+    shutil.copyfile(template / "passwords.json", passwords_file(home))  # the users' hashes are of these
+
+
+def template_key() -> str:
+    """What a migrated SQLite metadata DB depends on: Airflow's and FAB's versions and the role code."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for package in ("apache-airflow-core", "apache-airflow-providers-fab"):
+        digest.update(f"{package}={version(package)};".encode())
+    for source in sorted((PROJECT_ROOT / "include" / "access").glob("*.py")):
+        digest.update(source.read_bytes())
+    digest.update(AUTH_MANAGER.encode())
+    return digest.hexdigest()[:16]
+
+
+def metadata_template(base: Path | None = None) -> Path:
+    """A folder with a migrated ``airflow.db`` (roles and users synced) and its ``passwords.json``,
+    made once per ``template_key`` under a file lock: the first process to ask migrates, every other
+    one waits and copies. A half-made template is never used: it is built aside and renamed into place."""
+    base = base or Path(tempfile.gettempdir())
+    folder = base / f"launch-airflow-template-{template_key()}"
+    with (base / f"{folder.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "airflow.db").is_file():
+            work = Path(tempfile.mkdtemp(prefix=f"{folder.name}-", dir=base))
+            home = work / "home"
+            env = {**os.environ, **airflow_environment(home)}
+            prepare_metadata_db(env)
+            shutil.move(str(home / "airflow.db"), work / "airflow.db")
+            shutil.move(str(passwords_file(home)), work / "passwords.json")
+            shutil.rmtree(home)
+            shutil.rmtree(folder, ignore_errors=True)
+            work.rename(folder)
+    return folder
 
 
 @dataclass(frozen=True)

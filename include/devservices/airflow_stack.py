@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,14 +21,9 @@ from typing import Any
 import requests
 
 from include.devservices.airflow_local import PROJECT_ROOT, airflow_environment, prepare_metadata_db, user_password
+from include.devservices.ports import free_port
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sqlalchemy_url(libpq_url: str) -> str:

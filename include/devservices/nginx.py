@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from include.devservices.ports import free_port
 
 HOST = "127.0.0.1"
 
@@ -29,11 +30,6 @@ def binary() -> str:
         raise FileNotFoundError("nginx not found: install the Debian package nginx (scripts/ensure-apt.sh nginx)")
     return found
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def upstream_text(servers: list[tuple[str, int]], comment: str = "") -> str:

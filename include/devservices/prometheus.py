@@ -16,7 +16,6 @@ import argparse
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -28,16 +27,12 @@ from typing import Any
 import requests
 import yaml
 
+from include.devservices.ports import free_port
+
 PROMETHEUS_BIN = "prometheus"
 ALERTMANAGER_BIN = "prometheus-alertmanager"
 HOST = "127.0.0.1"
 
-
-def free_port() -> int:
-    """A port the kernel says is free now (the child binds it a moment later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def binary(name: str) -> str:

@@ -16,13 +16,14 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from include.devservices.ports import free_port
 
 HOST = "127.0.0.1"
 STATE_FILE = "redis_local.json"
@@ -35,11 +36,6 @@ def binary(name: str = "redis-server") -> str:
                                 "(scripts/ensure-apt.sh redis-server)")
     return found
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from include.devservices.airflow_local import PROJECT_ROOT, passwords_file
+from include.devservices.ports import free_port
 from tests.plugins.conftest import approval_phase  # noqa: F401 - the phase the browser approves
 
 CHROMIUM = os.environ.get("LAUNCH_CHROMIUM", "/usr/bin/chromium")
@@ -45,12 +45,6 @@ class AirflowUI:
         return self.passwords[user]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -69,7 +63,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout
 @pytest.fixture()
 def airflow_ui(airflow_db: Path, tmp_path: Path) -> Iterator[AirflowUI]:
     """``airflow api-server`` on 127.0.0.1 and a free port (one worker), stopped after the test."""
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "AIRFLOW__API__BASE_URL": base_url, "AIRFLOW__API__WORKERS": "1"}
     log = tmp_path / "api-server.log"

@@ -17,15 +17,12 @@ import pytest
 
 from include.devservices.airflow_local import scratch_dags
 from include.devservices.celery_stack import CHECK_QUEUE, DEFAULT_QUEUE, DEFAULT_WORKERS, CeleryStack, celery_stack
-from include.devservices.demo_target_local import LiveTraffic, running_target
-from include.devservices.postgres import PostgresServer, airflow_connection_json
-from include.devservices.slack_receiver import SlackReceiver
+from include.devservices.postgres import PostgresServer
 from include.launch.evidence.ledger import Ledger
-from include.launch.evidence.store import EvidenceStore
 from tests.harness.answers import REVIEWED
 from tests.harness.latency import latency_cannot_decide
 from tests.harness.phase import build_variant, only_the_load_gates, phase1_conf
-from tests.launch.phase1.conftest import ROLLBACK_PLAN, write_backup_status
+from tests.harness.phase1_services import phase1_services
 
 pytestmark = pytest.mark.serial  # a whole Airflow: run alone, after the parallel tests (see Makefile)
 
@@ -38,37 +35,19 @@ def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory,
           airflow_db: Path) -> Iterator[dict[str, Any]]:
     """``airflow_db``: the test process parses plan variants, which reads its own metadata DB."""
     work = tmp_path_factory.mktemp("celery")
-    ledger_url = pg_server.create_database("celery_ledger")
-    target_url = pg_server.create_database("celery_target")
-    metadata_url = pg_server.create_database("celery_airflow")
-    Ledger(ledger_url).ensure_schema()
-    evidence = work / "evidence"  # one shared base for both workers (a volume or an object store elsewhere)
-    write_backup_status(evidence, target_url)
-    EvidenceStore(str(evidence)).write_text("pre_launch/rollback_plan.md", ROLLBACK_PLAN)
-    slack = SlackReceiver().start()
-    try:
-        with running_target(target_url, work / "target") as target, LiveTraffic(target.urls):
-            env = {"AIRFLOW_CONN_LAUNCH_DB": airflow_connection_json(ledger_url),
-                   "AIRFLOW_CONN_ACCUBOOKS_DB": airflow_connection_json(target_url),
-                   "AIRFLOW_CONN_ACCUBOOKS_API": target.connection_json(),
-                   "AIRFLOW_CONN_SLACK_LAUNCH": slack.connection_json(),
-                   "LAUNCH_EVIDENCE_BASE": str(evidence)}
-            try:
-                with celery_stack(work, metadata_url, env) as airflow:
-                    # Phase 1 with no freeze today (a plan variant, not the calendar); its subject is where
-                    # tasks run, so the load gates stand for every check and no latency decides.
-                    phase1 = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates,
-                                           latency_cannot_decide, folder=scratch_dags(airflow.home))
-                    yield {"airflow": airflow, "target": target, "ledger": ledger_url, "slack": slack,
-                           "dag_id": phase1.dag_id}
-            finally:
-                # Process and task logs are the first thing to read when a Celery run fails.
-                shutil.copytree(work / "airflow", ARTIFACTS / "airflow", dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("*.db", "*.cfg"))
-    finally:
-        slack.stop()
-        for url in (ledger_url, target_url, metadata_url):
-            pg_server.drop_database(url)
+    with phase1_services(pg_server, work, "celery") as services:
+        try:
+            with celery_stack(work, services.metadata_url, services.env) as airflow:
+                # Phase 1 with no freeze today (a plan variant, not the calendar); its subject is where
+                # tasks run, so the load gates stand for every check and no latency decides.
+                phase1 = build_variant("accubooks", "phase1_pool_scaling", only_the_load_gates,
+                                       latency_cannot_decide, folder=scratch_dags(airflow.home))
+                yield {"airflow": airflow, "target": services.target, "ledger": services.ledger_url,
+                       "slack": services.slack, "dag_id": phase1.dag_id}
+        finally:
+            # Process and task logs are the first thing to read when a Celery run fails.
+            shutil.copytree(work / "airflow", ARTIFACTS / "airflow", dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("*.db", "*.cfg"))
 
 
 def test_workers_consume_their_own_queues(stack: dict[str, Any]) -> None:
