@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 RUFF := $(VENV)/bin/ruff check include dags plugins tests bench
 MYPY := $(VENV)/bin/mypy
 STAMP := $(VENV)/.installed
+# Workers of make test's parallel pass (its tests mostly wait on real services; see `test`).
+TEST_WORKERS ?= 4
 # Debian packages the tests and the demo use (installed only when missing).
 APT_PACKAGES ?= prometheus prometheus-alertmanager prometheus-node-exporter wrk nginx redis-server chromium docker-compose
 
@@ -38,27 +40,29 @@ lint: venv
 	$(RUFF)
 	$(MYPY)
 
-# Three passes: everything that tolerates a shared machine on four pytest workers (their tests
-# wait on soaks and services more than they compute: 1.3 of the 2 cores on 2026-12-04); then the
-# test marked `alone` (the go/no-go's 1000-user load test, which reads this machine's CPU as the
-# database host's) by itself; then the modules marked `serial`, each a whole Airflow stack, one
-# per worker side by side (an idle stack takes 0.13 of a core; each module's tests run one by one).
+# Two passes: everything that tolerates a shared machine on several pytest workers (their tests
+# wait on soaks and services more than they compute: 1.3 of the 2 cores on four workers, measured
+# 2026-12-04); then the tests marked `serial` on two workers, one xdist group each: the e2e modules
+# share one real Airflow, Celery has its own, and the go/no-go's 1000-user load test (it reads this
+# machine's CPU as the database host's) runs beside at most one stack. (Three stacks side by side
+# took longer than two: every task of a real stack is a new process, the pass is CPU-bound.)
 test: venv apt
 	$(RUFF)
-	scripts/audit.sh
 	@# Start (and configure) PostgreSQL once, before the pytest workers share it.
 	$(PY) -c "from include.devservices.postgres import start_server; start_server()"
 	@# mypy (a minute of one core when its cache is cold) runs beside the parallel pass, which
 	@# tolerates a shared machine, never beside the serial one. Every check always runs, so one
-	@# report shows every failure; the target fails if any did.
-	@mkdir -p .run; parallel=0; alone=0; serial=0; types=0; \
+	@# report shows every failure; the target fails if any did. The pip-audit probe (scripts/audit.sh,
+	@# network-bound) runs beside them too.
+	@mkdir -p .run; parallel=0; serial=0; types=0; audit=0; \
 	$(MYPY) > .run/mypy.log 2>&1 & mypy_pid=$$!; \
-	$(PY) -m pytest tests -n 4 --dist loadfile --durations=30 -m "not serial and not alone" || parallel=$$?; \
+	scripts/audit.sh > .run/audit.log 2>&1 & audit_pid=$$!; \
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile --durations=30 -m "not serial" || parallel=$$?; \
 	wait $$mypy_pid || types=$$?; cat .run/mypy.log; \
-	$(PY) -m pytest tests --durations=5 -m "alone" || alone=$$?; \
-	$(PY) -m pytest tests -n 3 --dist loadfile --durations=10 -m "serial" || serial=$$?; \
-	echo "exit codes: mypy $$types, pytest parallel pass $$parallel, alone $$alone, serial pass $$serial"; \
-	test $$types -eq 0 && test $$parallel -eq 0 && test $$alone -eq 0 && test $$serial -eq 0
+	wait $$audit_pid || audit=$$?; cat .run/audit.log; \
+	$(PY) -m pytest tests -n 2 --dist loadgroup --durations=10 -m "serial" || serial=$$?; \
+	echo "exit codes: mypy $$types, audit $$audit, pytest parallel pass $$parallel, serial pass $$serial"; \
+	test $$types -eq 0 && test $$audit -eq 0 && test $$parallel -eq 0 && test $$serial -eq 0
 
 bench: venv apt
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

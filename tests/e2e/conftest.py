@@ -1,6 +1,6 @@
-"""One real Airflow per e2e module (api-server, scheduler, dag-processor, triggerer; LocalExecutor)
-beside a demo target with live traffic, its own ledger, evidence base and Slack receiver. Two modules,
-two stacks: `make test` runs them side by side in its serial pass."""
+"""One real Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor) beside a demo target
+with live traffic, its own ledger, evidence base and Slack receiver, shared by both e2e modules: they
+are one xdist group, so `make test` runs them on one worker, one after the other, on one stack."""
 
 from __future__ import annotations
 
@@ -20,11 +20,10 @@ from tests.harness.phase1_services import phase1_services
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 
 
-@pytest.fixture(scope="module")
-def stack(request: pytest.FixtureRequest, pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory,
+@pytest.fixture(scope="session")
+def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory,
           airflow_db: Path) -> Iterator[dict[str, Any]]:
     """``airflow_db``: the test process parses plan variants, which reads its own metadata DB."""
-    module = request.module.__name__.rpartition(".")[2]
     work = tmp_path_factory.mktemp("e2e")
     with phase1_services(pg_server, work, "e2e") as services:
         airflow = AirflowStack(work / "airflow", services.metadata_url, extra_env=services.env).start()
@@ -36,5 +35,5 @@ def stack(request: pytest.FixtureRequest, pg_server: PostgresServer, tmp_path_fa
         finally:
             airflow.stop()
             # Process and task logs are the first thing to read when an e2e run fails.
-            shutil.copytree(work / "airflow", ARTIFACTS / module / "airflow", dirs_exist_ok=True,
+            shutil.copytree(work / "airflow", ARTIFACTS / "airflow", dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("*.db", "*.cfg"))

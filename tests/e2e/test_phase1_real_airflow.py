@@ -2,7 +2,7 @@
 driven only through the REST API: the operator triggers, an approver answers, the run ends; and the
 faults only a real stack can show: a scheduler restart, an approval timeout enforced by the
 triggerer, a cleared run, and a worker killed mid-change (the rollback case). The guards a person
-could try to get past on the same stack: test_phase1_guards_real_airflow.py."""
+could try to get past on the same stack: test_phase1_real_airflow_guards.py."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tests.harness.faults import kill_task_process
 from tests.harness.latency import latency_cannot_decide
 from tests.harness.phase import build_variant, checks_removed
 
-pytestmark = pytest.mark.serial  # a whole Airflow: run after the parallel tests (see Makefile)
+pytestmark = [pytest.mark.serial, pytest.mark.xdist_group("e2e")]  # a whole Airflow (see Makefile)
 
 
 def test_phase1_through_the_rest_api(stack: dict[str, Any]) -> None:

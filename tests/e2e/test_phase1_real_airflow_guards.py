@@ -28,7 +28,7 @@ from tests.harness.phase import (
     plan_file_of,
 )
 
-pytestmark = pytest.mark.serial  # a whole Airflow: run after the parallel tests (see Makefile)
+pytestmark = [pytest.mark.serial, pytest.mark.xdist_group("e2e")]  # a whole Airflow (see Makefile)
 
 
 JUSTIFICATION = "Month-end invoices time out: the pool must grow before the close."
