@@ -85,6 +85,13 @@ def incident_dags(plan: str) -> list[DAG]:
     return [_render(plan, "incidents", build) for build in (build_escalation_dag, build_step_dag, build_response_dag)]
 
 
+def ledger_verification_dag(plan: str) -> DAG:
+    """The launch's hourly verification of its ledger and signed checkpoints."""
+    from include.launch.engine.ledger_verification import build_verification_dag
+
+    return _render(plan, "phases", build_verification_dag)
+
+
 def launch_dags(plan: str) -> dict[str, DAG]:
     """Every DAG of a plan by dag_id (phases, scorecards, the incident DAGs, the manual rollback when
     a phase allows one), for a DAG file that publishes a whole launch, such as the demo plan's."""
@@ -96,6 +103,7 @@ def launch_dags(plan: str) -> dict[str, DAG]:
     if any(phase.rollback is not None and phase.rollback.manual_by_role for phase in loaded.phases):
         dags.append(manual_rollback_dag(plan))
     dags += incident_dags(plan)
+    dags.append(ledger_verification_dag(plan))
     return {dag.dag_id: dag for dag in dags}
 
 

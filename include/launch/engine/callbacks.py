@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from include.launch.plan.models import Plan
 from include.launch.spec.phase import PhaseSpec
 
 log = logging.getLogger(__name__)
@@ -49,3 +51,27 @@ def dag_failure_callback(spec: PhaseSpec) -> Callable[[Any], None]:
             log.exception("could not report the failure of %s", spec.dag_id)
 
     return on_dag_failure
+
+
+def launch_task_failure_notifier(plan: Plan, plan_path: str | Path, what: str, severity: str = "P1",
+                                 record: bool = True) -> Callable[[Any], None]:
+    """For a launch-wide DAG (incidents, ledger verification): tell Slack, on the launch's channel,
+    that ``what`` failed and why; nothing such a DAG refuses or cannot read fails in silence.
+    ``record=False``: the alarm does not touch the ledger (it may be what failed)."""
+    def notify(context: Any) -> None:
+        from include.launch.evidence.runtime import PhaseRun
+        from include.launch.spec.phase import build_phase_spec
+
+        try:
+            run = PhaseRun.from_context(build_phase_spec(plan, plan.phases[0].id, plan_path), context)
+            error = context.get("exception")
+            run.notify("failed", f"{what} failed: {error}" if error else f"{what} failed", severity=severity,
+                       record=record)
+        except Exception:  # a callback must never hide the original failure
+            log.exception("could not report the failure of %s", what)
+    return notify
+
+
+def log_dag_failure(context: Any) -> None:
+    """A launch-wide DAG's run failed: its task's callback has told Slack already."""
+    log.warning("launch DAG run %s failed", context.get("run_id"))

@@ -15,31 +15,13 @@ from typing import Any
 from airflow.sdk import DAG, Param, task
 
 from include.access.roles import INCIDENT_STEP_SUFFIX
+from include.launch.engine.callbacks import launch_task_failure_notifier, log_dag_failure
 from include.launch.evidence.incident_log import NOTE_MIN_CHARS, STEPS
 from include.launch.plan.models import Plan
 
 ESCALATION_SUFFIX = "_incident_escalation"
 RESPONSE_SUFFIX = "_incident_response"
 STEP_SUFFIX = INCIDENT_STEP_SUFFIX  # approvers may trigger it (include.access)
-
-
-def _failure_callback(plan: Plan, plan_path: str | Path, what: str) -> Any:
-    """Tell Slack, on the launch's channel, that an incident DAG failed and why (a refused step or an
-    escalation that could not read the ledger must not fail in silence)."""
-    def notify(context: Any) -> None:
-        from include.launch.evidence.runtime import PhaseRun
-        from include.launch.spec.phase import build_phase_spec
-
-        run = PhaseRun.from_context(build_phase_spec(plan, plan.phases[0].id, plan_path), context)
-        error = context.get("exception")
-        run.notify("failed", f"{what} failed: {error}" if error else f"{what} failed", severity="P1")
-    return notify
-
-
-def _log_dag_failure(context: Any) -> None:  # the task's callback has told Slack already
-    import logging
-
-    logging.getLogger(__name__).warning("incident DAG run %s failed", context.get("run_id"))
 
 
 def incident_param() -> Param:
@@ -51,8 +33,8 @@ def _triggered(plan: Plan, plan_path: str | Path, what: str) -> dict[str, Any]:
     """What the launch's triggered incident DAGs share: tags, owner, failure callbacks."""
     return {"catchup": False, "tags": ["launch", plan.launch.id, "incidents"],
             "default_args": {"owner": plan.launch.owner, "retries": 0,
-                             "on_failure_callback": _failure_callback(plan, plan_path, what)},
-            "on_failure_callback": _log_dag_failure}
+                             "on_failure_callback": launch_task_failure_notifier(plan, plan_path, what)},
+            "on_failure_callback": log_dag_failure}
 
 
 def build_escalation_dag(plan: Plan, plan_path: str | Path) -> DAG:
@@ -62,8 +44,8 @@ def build_escalation_dag(plan: Plan, plan_path: str | Path) -> DAG:
         schedule="*/5 * * * *", catchup=False, max_active_runs=1,
         tags=["launch", plan.launch.id, "incidents"],
         default_args={"owner": plan.launch.owner, "retries": 1,
-                      "on_failure_callback": _failure_callback(plan, plan_path, "incident escalation")},
-        on_failure_callback=_log_dag_failure,
+                      "on_failure_callback": launch_task_failure_notifier(plan, plan_path, "incident escalation")},
+        on_failure_callback=log_dag_failure,
         doc_md="Reads the ledger; pages once per incident past its severity's respond_within_minutes.",
     ) as dag:
         @task(task_id="escalate")

@@ -68,13 +68,16 @@ class PhaseRun:
 
     @cached_property
     def notifier(self) -> SlackNotifier:
+        return self._notifier(self.ledger)
+
+    def _notifier(self, ledger: Ledger | None) -> SlackNotifier:
         settings = self.spec.plan.notifications
         return SlackNotifier(
             conn_id=self.spec.plan.connections.slack,
             retries=settings.retries,
             backoff_seconds=settings.backoff_seconds,
             timeout_seconds=settings.timeout_seconds,
-            ledger=self.ledger,
+            ledger=ledger,
             run_id=self.run_id,
         )
 
@@ -102,8 +105,12 @@ class PhaseRun:
         self.checkpoints.after(row.seq, row.row_hash)
         return row
 
-    def notify(self, outcome: str, reason: str = "", severity: str = "", details: dict[str, str] | None = None) -> bool:
-        return self.notifier.send(Message(
+    def notify(self, outcome: str, reason: str = "", severity: str = "", details: dict[str, str] | None = None,
+               record: bool = True) -> bool:
+        """Tell Slack; ``record=False`` for an alarm about the ledger itself, which must not need it
+        (a message Slack refused is then only logged)."""
+        notifier = self.notifier if record else self._notifier(None)
+        return notifier.send(Message(
             launch=self.spec.launch_id + (" [DEMO PLAN]" if self.spec.plan.mode == "demo" else ""),
             phase=self.spec.phase.id, outcome=outcome, reason=reason,
             task=self.task_id, severity=severity,

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +44,36 @@ def verify_all(ledger: Ledger, base: str, public_key: Any, check_files: bool = T
     return problems, len(rows)
 
 
+@dataclass(frozen=True)
+class Verification:
+    problems: list[str]
+    rows: int
+    key_id: str  # the key the checkpoints were checked with ("" without one)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_and_store(ledger: Ledger, base: str, signing_conn_id: str, public_key: Any = None,
+                     check_files: bool = True) -> Verification:
+    """Verify with ``public_key``, else the public half of the signing key connection (its absence
+    is the finding, named), and store the result for the board. Raises what reading the ledger
+    raises: the callers say it in their own words."""
+    key_problem = ""
+    if public_key is None:
+        try:
+            public_key = signing_key(signing_conn_id).public_key()
+        except SigningKeyError as exc:
+            key_problem = str(exc)
+    problems, count = verify_all(ledger, base, public_key, check_files=check_files)
+    if key_problem:
+        problems = [p for p in problems if not p.startswith("no key to check")] + [key_problem]
+    result = Verification(problems, count, key_id(public_key) if public_key is not None else "")
+    store_result(base, result.problems, result.rows, result.key_id)
+    return result
+
+
 def store_result(base: str, problems: list[str], rows: int, key: str) -> None:
     EvidenceStore(base).write_json(RESULT, {"verified_at": datetime.now(UTC).isoformat(), "rows": rows,
                                             "ok": not problems, "problems": problems, "key_id": key},
@@ -61,13 +92,7 @@ def verify_command(args: argparse.Namespace) -> int:
     try:
         ledger = Ledger(args.dsn) if args.dsn else Ledger.from_connection(args.conn_id)
         public = public_key_from(args.public_key) if args.public_key else None
-        key_problem = ""
-        if public is None:
-            try:
-                public = signing_key(args.signing_key).public_key()
-            except SigningKeyError as exc:
-                key_problem = str(exc)
-        problems, count = verify_all(ledger, base, public, check_files=not args.skip_files)
+        result = verify_and_store(ledger, base, args.signing_key, public, check_files=not args.skip_files)
     except AirflowNotFoundException as exc:
         print(f"ledger: cannot run: {exc}", file=sys.stderr)
         return 2
@@ -77,16 +102,13 @@ def verify_command(args: argparse.Namespace) -> int:
     except ValueError as exc:  # an unreadable --public-key
         print(f"ledger: cannot run: --public-key: {exc}", file=sys.stderr)
         return 2
-    if key_problem:
-        problems = [p for p in problems if not p.startswith("no key to check")] + [key_problem]
-    store_result(base, problems, count, key_id(public) if public is not None else "")
-    if problems:
-        print(f"ledger: BROKEN: {len(problems)} problem(s); first: {problems[0]}", file=sys.stderr)
-        for problem in problems[1:]:
+    if result.problems:
+        print(f"ledger: BROKEN: {len(result.problems)} problem(s); first: {result.problems[0]}", file=sys.stderr)
+        for problem in result.problems[1:]:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    print(f"ledger: OK: {count} row(s), chain, evidence hashes and signed checkpoints verified "
-          f"(key {key_id(public) if public is not None else '-'})")
+    print(f"ledger: OK: {result.rows} row(s), chain, evidence hashes and signed checkpoints verified "
+          f"(key {result.key_id or '-'})")
     return 0
 
 

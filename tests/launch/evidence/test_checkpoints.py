@@ -17,11 +17,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from include.devservices.ports import free_port
 from include.launch.evidence.checkpoint import FOLDER, name_of, new_key, sign
 from include.launch.evidence.ledger import Ledger, row_hash
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.evidence.store import EvidenceStore
-from include.launch.evidence.verification import main
+from include.launch.evidence.verification import last_result, main
 from include.launch.plan import load_plan
 from include.launch.plan.loader import _resolve
 from include.launch.spec.phase import build_phase_spec
@@ -263,3 +264,48 @@ def test_the_plan_names_the_signing_key_connection(ledger_db: str, evidence_base
     run.record("check_result", "successful", {})
     (checkpoint,), _ = read_all(str(evidence_base))
     assert checkpoint.key_id == ours_id and checkpoint.verifies(public_key_from(ours_public))
+
+
+def _hourly_verification(airflow_db: Path) -> Any:
+    """The shipped ``accubooks_ledger_verification`` DAG, parsed now (the test's connections are set)."""
+    from include.launch.dags import ledger_verification_dag
+
+    return ledger_verification_dag("accubooks")
+
+
+def test_the_hourly_dag_verifies_a_signed_ledger_and_stores_the_result(signed: dict[str, Any], slack: Any,
+                                                                      airflow_db: Path) -> None:
+    dag = _hourly_verification(airflow_db)
+    assert dag.dag_id == "accubooks_ledger_verification" and dag.schedule == "@hourly"
+    run = dag.test()
+    assert run.state == "success"
+    stored = last_result(str(signed["evidence"]))
+    assert stored is not None and stored["ok"] and stored["rows"] == 5 and stored["key_id"] == signed["key_id"]
+    assert not [text for text in slack.texts() if "P0" in text]
+
+
+def test_the_hourly_dag_fails_loudly_naming_the_deleted_row(signed: dict[str, Any], slack: Any,
+                                                           airflow_db: Path) -> None:
+    sql(signed["ledger"], "DELETE FROM launch_ledger WHERE seq = (SELECT max(seq) FROM launch_ledger)")
+    run = _hourly_verification(airflow_db).test()
+    assert run.state == "failed"
+    stored = last_result(str(signed["evidence"]))
+    assert stored is not None and not stored["ok"] and any("seq=5" in p for p in stored["problems"]), stored
+    (alarm,) = [text for text in slack.texts() if "ledger verification failed" in text]
+    assert "[P0]" in alarm and "BROKEN" in alarm and "seq=5" in alarm, alarm
+
+
+@pytest.mark.parametrize("break_it", ["no_signing_key", "ledger_unreachable"])
+def test_the_hourly_dag_fails_loudly_when_it_cannot_verify(signed: dict[str, Any], slack: Any, airflow_db: Path,
+                                                           monkeypatch: pytest.MonkeyPatch, break_it: str) -> None:
+    if break_it == "no_signing_key":
+        monkeypatch.delenv("AIRFLOW_CONN_LAUNCH_SIGNING_KEY")
+        named = "no signing key: Airflow connection 'launch_signing_key' is not defined"
+    else:
+        monkeypatch.setenv("AIRFLOW_CONN_LAUNCH_DB", json.dumps({
+            "conn_type": "postgres", "host": "127.0.0.1", "port": free_port(), "schema": "ledger", "login": "x"}))
+        named = "cannot read the ledger"
+    run = _hourly_verification(airflow_db).test()
+    assert run.state == "failed"
+    alarms = [text for text in slack.texts() if "ledger verification failed" in text]
+    assert alarms and "[P0]" in alarms[0] and named in alarms[0], slack.texts()
