@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import (
 
 from include.launch.core.errors import ConfigurationError
 from include.launch.core.vocabulary import Outcome
-from include.launch.engine import freeze, locks
+from include.launch.engine import change_guard, freeze, locks
 from include.launch.engine.restore import applier_for, restore_snapshot
 from include.launch.evidence.events import OVERRIDE_GRANTED
 from include.launch.evidence.runtime import PhaseRun
@@ -294,9 +294,15 @@ def apply_change(spec: PhaseSpec, context: Any) -> dict[str, Any]:
     refuse_second_change(run, ("change_applied", "rollback_started"))
     require_gates(run, reread_evidence=True)
     freeze_guard(run, datetime.now(UTC))  # the approval may have come hours after the pre-check
+    versions_before: dict[str, str] | None = None
+    if change_guard.guarded(run):  # before anything is touched: a forbidden setting, an unreadable version
+        change_guard.refuse_untouchable_settings(run)
+        versions_before = change_guard.read_versions(run)
     context["ti"].xcom_push(key=CHANGE_STARTED_KEY, value=True)
     after = applier_for(spec, run.params).apply(run, snapshot)
     run.record("change_applied", Outcome.SUCCESSFUL.value, {"before": snapshot, "after": after})
+    if versions_before is not None:  # a moved version fails the step: the rollback restores the settings
+        change_guard.judge_versions(run, versions_before, change_guard.read_versions(run))
     return after
 
 

@@ -102,11 +102,12 @@ def merge(base: Any, override: Any) -> Any:
 def extension_problems(plan: Plan, base: Plan) -> list[str]:
     """A plan written over another may weaken its windows and load, or drop and loosen its rules,
     only when marked ``mode: demo``; the demo-only allowances are refused everywhere else."""
+    from include.launch.plan.target_rules import profile_loosened
     from include.launch.plan.weakening import loosened_against, scorecard_loosened, weakened_against
 
     if plan.mode == "demo":
         return []
-    found: list[str] = []
+    found: list[str] = profile_loosened(plan, base)
     for index, phase in enumerate(plan.phases):
         original = next((p for p in base.phases if p.id == phase.id), None)
         if original is not None:
@@ -195,7 +196,9 @@ def semantic_problems(plan: Plan) -> list[str]:
     from include.launch.plan.beta_rules import beta_problems
     from include.launch.plan.incident_rules import incident_problems
     from include.launch.plan.review_rules import review_problems
+    from include.launch.plan.target_rules import target_problems
 
+    problems += target_problems(plan)
     problems += incident_problems(plan)
     problems += review_problems(plan)
     problems += beta_problems(plan)

@@ -63,6 +63,32 @@ class Connections(Model):
     signing_key: str = "launch_signing_key"
 
 
+class TargetVersion(Model):
+    """How the launched service tells its version, on its health endpoint: ``health_field`` (a key
+    of the health JSON, dotted for a nested one) or ``header`` (a response header); exactly one."""
+
+    health_field: str = ""
+    header: str = ""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TargetVersion:
+        if bool(self.health_field) == bool(self.header):
+            raise ValueError("name exactly one of health_field or header")
+        return self
+
+
+class TargetProfile(Model):
+    """What the engine may assume about the launched service, written in the plan, not in the code.
+
+    settings: the settings a change may touch (seed 000's "allowed changes"); a settings change
+    naming any other is refused by ``plan check``, and by the engine before it touches the target.
+    version: where the service tells its version; a settings phase records it before and after
+    its change, and a version that moved fails the phase unless the phase says ``release: true``."""
+
+    settings: list[str] = Field(default_factory=list)
+    version: TargetVersion
+
+
 class Evidence(Model):
     """base: fsspec URL or local folder of the evidence tree (default ``launch/evidence``), overridden
     by env ``LAUNCH_EVIDENCE_BASE``. pre_launch_folder / dashboards: folders of REQUIREMENTS.md."""
@@ -234,7 +260,9 @@ class Phase(Model):
 
     id: slug, also the evidence folder. dag_id: the Airflow DAG. requires: the phase that must have
     completed first (default: none). change: null for phases that decide rather than change.
-    freeze_exempt: may run inside a change-freeze window (default false).
+    freeze_exempt: may run inside a change-freeze window (default false). release: the change
+    deploys a new version of the service, so its version may move (default false: a settings
+    change that moves the version is rolled back).
     """
 
     id: str = Field(pattern=SLUG)
@@ -244,6 +272,7 @@ class Phase(Model):
     estimated_minutes: float = Field(gt=0)
     requires: str | None = None
     freeze_exempt: bool = False
+    release: bool = False
     approval: Approval
     pre_checks: list[PluginSpec] = Field(default_factory=list)
     change: PluginSpec | None = None
@@ -380,6 +409,7 @@ class Plan(Model):
     extends: str | None = None
     launch: LaunchInfo
     connections: Connections
+    target_profile: TargetProfile | None = None
     evidence: Evidence = Evidence()
     notifications: Notifications = Notifications()
     freeze_windows: list[FreezeWindow] = Field(default_factory=list)

@@ -111,6 +111,24 @@ def test_a_plan_that_extends_another_may_not_weaken_it_unless_marked_demo() -> N
     assert renamed.phase("phase2_monitoring").title == "Renamed" and renamed.mode == "production"
 
 
+def test_an_extending_plan_may_not_widen_what_a_change_may_touch_unless_marked_demo() -> None:
+    """The target profile is a rule too: a production plan over another may not let a change touch
+    another setting, nor turn a settings phase into a release whose version may move."""
+    pools = "DB_POOL_MAX, DB_POOL_MIN, DB_POOL_IDLE_TIMEOUT, DB_POOL_CONNECTION_TIMEOUT"
+    body = (f"target_profile:\n  settings: [{pools}, APP_VERSION]\n  version: {{health_field: version}}\n"
+            "phases:\n  - id: phase1_pool_scaling\n    release: true\n")
+    with pytest.raises(PlanError) as refused:
+        parse_plan(_over_accubooks(body), "wider.yaml")
+    assert refused.value.problems == [
+        "target_profile.settings: lets a change touch 'APP_VERSION', which 'accubooks' does not; only a plan marked "
+        "mode: demo may weaken the plan it extends",
+        "phases[0].release: lets the version move, which 'accubooks' does not; only a plan marked mode: demo may "
+        "weaken the plan it extends"]
+    rehearsal = parse_plan(_over_accubooks("mode: demo\n" + body), "demo.yaml")
+    assert rehearsal.phase("phase1_pool_scaling").release and rehearsal.target_profile is not None
+    assert "APP_VERSION" in rehearsal.target_profile.settings
+
+
 LOOSER_RULES = """phases:
   - id: phase1_pool_scaling
     approval: {comment_min_chars: 5}

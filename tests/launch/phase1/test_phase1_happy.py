@@ -54,4 +54,7 @@ def test_happy_path(launch_env: dict[str, Any], approvals: ApprovalClient) -> No
     assert ledger.verify() == []
     events = [row.event for row in ledger.rows()]
     assert "approval_given" in events and "change_applied" in events and "phase_completed" in events
+    (version,) = ledger.rows(event="target_version")  # read before and after the change, on every replica
+    assert version.outcome == "successful" and set(version.payload["after"].values()) == {"1.0.0"}
+    assert version.payload["before"] == version.payload["after"] and version.payload["release"] is False
     assert any("completed" in text for text in launch_env["slack"].texts())

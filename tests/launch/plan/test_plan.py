@@ -41,7 +41,23 @@ def _phase1_change_settings(**settings: Any) -> Mutation:
     return mutate
 
 
+def _without(key: str) -> Mutation:
+    def mutate(plan: dict[str, Any]) -> None:
+        plan.pop(key)
+
+    return mutate
+
+
 INVALID: list[tuple[str, Mutation, str]] = [
+    ("setting_outside_the_target_profile", _phase1_change_settings(APP_VERSION="9.9.9"),
+     "phases[0].change.params.settings.APP_VERSION: not a setting the target profile lets a change touch "
+     "(target_profile.settings: DB_POOL_MAX, DB_POOL_MIN, DB_POOL_IDLE_TIMEOUT, DB_POOL_CONNECTION_TIMEOUT)"),
+    ("settings_change_without_a_target_profile", _without("target_profile"),
+     "phases[0].change: a 'env_file_rolling_restart' change needs target_profile"),
+    ("version_read_two_ways", _set("target_profile.version", {"health_field": "version", "header": "X-Version"}),
+     "target_profile.version: name exactly one of health_field or header"),
+    ("version_read_nowhere", _set("target_profile.version", {}),
+     "target_profile.version: name exactly one of health_field or header"),
     ("wrong_type", _set("phases.0.soak.window_minutes", "an hour"), "phases[0].soak.window_minutes"),
     ("unknown_key", _set("phases.0.approval.aprovers_typo", []), "phases[0].approval.aprovers_typo: unknown key"),
     ("pool_min_above_max", _phase1_change_settings(DB_POOL_MIN=300), "DB_POOL_MIN (300) must be <= DB_POOL_MAX (200)"),

@@ -241,6 +241,14 @@ CHANGES.register_all("include.launch.plugins.changes", [
     ("canary_traffic_shift", CanaryParams, "canary", "shift traffic to the new version step by step"),
 ])
 
+
+
+def settings_change_kinds() -> frozenset[str]:
+    """The change kinds that write the service's settings (``SettingsChangeParams``): the target
+    profile's list bounds them, and their phase records the service's version before and after."""
+    return frozenset(kind for kind in CHANGES.names() if CHANGES.get(kind).params_model is SettingsChangeParams)
+
+
 # Change kinds that give new users the change: an open incident whose rule says "pause new users"
 # refuses them at the phase gate (include.launch.engine.incidents).
 ENROLS_USERS = frozenset({"beta_enrollment"})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import subprocess
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,17 +40,19 @@ def read_env(path: Any) -> dict[str, str]:
     return values
 
 
-def render_env(path: Any, updates: dict[str, str]) -> str:
-    """The file with ``updates`` applied in place; other lines and comments untouched."""
+def render_env(path: Any, updates: Mapping[str, str | None]) -> str:
+    """The file with ``updates`` applied in place (``None``: the key removed, as it was before a
+    change added it); other lines and comments untouched."""
     lines, seen = [], set()
     for line in path.read_text().splitlines():
         key = line.partition("=")[0].strip()
         if "=" in line and not line.lstrip().startswith("#") and key in updates:
-            lines.append(f"{key}={updates[key]}")
             seen.add(key)
+            if updates[key] is not None:
+                lines.append(f"{key}={updates[key]}")
         else:
             lines.append(line)
-    lines += [f"{key}={value}" for key, value in updates.items() if key not in seen]
+    lines += [f"{key}={value}" for key, value in updates.items() if key not in seen and value is not None]
     return "\n".join(lines) + "\n"
 
 
@@ -97,10 +100,11 @@ class EnvFileApplier:
     def revert(self, run: PhaseRun, snapshot: dict[str, Any]) -> dict[str, Any]:
         target = self._target(run)
         previous = {key: value for key, value in snapshot["env"].items() if value is not None}
+        added = [key for key, value in snapshot["env"].items() if value is None]  # absent before the change
         path = config_file(target.env_file)
         self.log = []
-        self._note(f"rollback: restoring {previous} in {path.name}")
-        write_config(path, render_env(path, previous))
+        self._note(f"rollback: restoring {previous} in {path.name}" + (f", removing {added}" if added else ""))
+        write_config(path, render_env(path, {**previous, **dict.fromkeys(added)}))
         try:
             self._activate_all(run, target, previous)
         finally:

@@ -1,0 +1,46 @@
+"""What ``plan check`` demands of a plan that changes the service's settings: a target profile that
+says which settings a change may touch (seed 000's allowed changes) and where the service tells its
+version, and no change that names a setting outside that list."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from include.launch.plan.models import Plan
+from include.launch.plugins.changes.catalog import SettingsChangeParams, settings_change_kinds
+
+
+def target_problems(plan: Plan) -> list[str]:
+    problems: list[str] = []
+    for index, phase in enumerate(plan.phases):
+        if phase.change is None or phase.change.kind not in settings_change_kinds():
+            continue
+        where = f"phases[{index}].change"
+        if plan.target_profile is None:
+            problems.append(f"{where}: a {phase.change.kind!r} change needs target_profile (the settings a change may "
+                            "touch and where the service tells its version)")
+            continue
+        try:
+            params = SettingsChangeParams.model_validate(phase.change.params)
+        except ValidationError:
+            continue  # reported by the plug-in check
+        allowed = plan.target_profile.settings
+        problems += [f"{where}.params.settings.{key}: not a setting the target profile lets a change touch "
+                     f"(target_profile.settings: {', '.join(allowed) or 'none'})"
+                     for key in params.settings if key not in allowed]
+    return problems
+
+
+def profile_loosened(plan: Plan, base: Plan) -> list[str]:
+    """What a plan written over another widens: settings the base does not let a change touch, and
+    phases it turns into releases."""
+    found: list[str] = []
+    if plan.target_profile is not None:
+        allowed = set(base.target_profile.settings) if base.target_profile else set()
+        found += [f"target_profile.settings: lets a change touch {key!r}, which {base.launch.id!r} does not"
+                  for key in plan.target_profile.settings if key not in allowed]
+    for index, phase in enumerate(plan.phases):
+        original = next((p for p in base.phases if p.id == phase.id), None)
+        if original is not None and phase.release and not original.release:
+            found.append(f"phases[{index}].release: lets the version move, which {base.launch.id!r} does not")
+    return found
