@@ -46,6 +46,8 @@ lint: venv
 # share one real Airflow, Celery has its own, and the go/no-go's 1000-user load test (it reads this
 # machine's CPU as the database host's) runs beside at most one stack. (Three stacks side by side
 # took longer than two: every task of a real stack is a new process, the pass is CPU-bound.)
+# --max-worker-restart 0: a worker that dies (pytest-timeout ends a hung test so) fails the pass at
+# once; a replacement worker was seen to hang the whole run under --dist loadfile.
 test: venv apt
 	$(RUFF)
 	@# Start (and configure) PostgreSQL once, before the pytest workers share it.
@@ -57,10 +59,10 @@ test: venv apt
 	@mkdir -p .run; parallel=0; serial=0; types=0; audit=0; \
 	$(MYPY) > .run/mypy.log 2>&1 & mypy_pid=$$!; \
 	scripts/audit.sh > .run/audit.log 2>&1 & audit_pid=$$!; \
-	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile --durations=30 -m "not serial" || parallel=$$?; \
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --max-worker-restart 0 --dist loadfile --durations=30 -m "not serial" || parallel=$$?; \
 	wait $$mypy_pid || types=$$?; cat .run/mypy.log; \
 	wait $$audit_pid || audit=$$?; cat .run/audit.log; \
-	$(PY) -m pytest tests -n 2 --dist loadgroup --durations=10 -m "serial" || serial=$$?; \
+	$(PY) -m pytest tests -n 2 --max-worker-restart 0 --dist loadgroup --durations=10 -m "serial" || serial=$$?; \
 	echo "exit codes: mypy $$types, audit $$audit, pytest parallel pass $$parallel, serial pass $$serial"; \
 	test $$types -eq 0 && test $$audit -eq 0 && test $$parallel -eq 0 && test $$serial -eq 0
 

@@ -232,6 +232,7 @@ class ApprovalScript:
         self.results: list[AnswerResult] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
+        self._seen: set[tuple[Any, ...]] = set()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> ApprovalScript:
@@ -241,6 +242,17 @@ class ApprovalScript:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+
+    def _handed_to_its_trigger(self, ti: dict[str, Any]) -> bool:
+        """Answer only a request seen on an earlier poll whose task is parked (deferred, awaiting
+        input), as a person in the UI would: an answer that lands while the task is still running,
+        between writing its request and deferring, was seen to leave dag.test waiting forever."""
+        key = (ti["dag_run_id"], ti["task_id"], ti.get("try_number"))
+        parked = ti.get("state") in ("deferred", "awaiting_input")
+        first_sighting = key not in self._seen
+        if parked:
+            self._seen.add(key)
+        return parked and not first_sighting
 
     def _run(self) -> None:
         deadline = time.monotonic() + self.timeout
@@ -254,7 +266,7 @@ class ApprovalScript:
             for item in pending:
                 ti = item["task_instance"]
                 matching = [a for a in self.queue if a.task_id == ti["task_id"]]
-                if not matching:
+                if not matching or not self._handed_to_its_trigger(ti):
                     continue
                 answer = matching[0]
                 try:
