@@ -40,12 +40,12 @@ lint: venv
 	$(RUFF)
 	$(MYPY)
 
-# Two passes: everything that tolerates a shared machine on several pytest workers (their tests
-# wait on soaks and services more than they compute: 1.3 of the 2 cores on four workers, measured
-# 2026-12-04); then the tests marked `serial` on two workers, one xdist group each: the e2e modules
-# share one real Airflow, Celery has its own, and the go/no-go's 1000-user load test (it reads this
-# machine's CPU as the database host's) runs beside at most one stack. (Three stacks side by side
-# took longer than two: every task of a real stack is a new process, the pass is CPU-bound.)
+# Two passes: everything that tolerates a shared machine on four pytest workers (their tests wait
+# on soaks and services more than they compute: 1.3 of the 2 cores, measured 2026-12-04); then the
+# tests marked `serial` on two workers, one module each: a whole Airflow (tests/e2e, tests/celery)
+# or the go/no-go's 1000-user load test, which reads this machine's CPU as the database host's.
+# (Measured 2026-12-04: three stacks side by side took 8:21 against 7:26 for two, every task of a
+# real stack being a new process; six parallel workers took 13:20.)
 # --max-worker-restart 0: a worker that dies (pytest-timeout ends a hung test so) fails the pass at
 # once; a replacement worker was seen to hang the whole run under --dist loadfile.
 test: venv apt
@@ -62,7 +62,7 @@ test: venv apt
 	$(PY) -m pytest tests -n $(TEST_WORKERS) --max-worker-restart 0 --dist loadfile --durations=30 -m "not serial" || parallel=$$?; \
 	wait $$mypy_pid || types=$$?; cat .run/mypy.log; \
 	wait $$audit_pid || audit=$$?; cat .run/audit.log; \
-	$(PY) -m pytest tests -n 2 --max-worker-restart 0 --dist loadgroup --durations=10 -m "serial" || serial=$$?; \
+	$(PY) -m pytest tests -n 2 --max-worker-restart 0 --dist loadfile --durations=10 -m "serial" || serial=$$?; \
 	echo "exit codes: mypy $$types, audit $$audit, pytest parallel pass $$parallel, serial pass $$serial"; \
 	test $$types -eq 0 && test $$audit -eq 0 && test $$parallel -eq 0 && test $$serial -eq 0
 

@@ -24,7 +24,7 @@ from tests.harness.latency import latency_cannot_decide
 from tests.harness.phase import build_variant, only_the_load_gates, phase1_conf
 from tests.harness.phase1_services import phase1_services
 
-pytestmark = [pytest.mark.serial, pytest.mark.xdist_group("celery")]  # a whole Airflow (see Makefile)
+pytestmark = pytest.mark.serial  # a whole Airflow (see Makefile)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "celery"
 CONF = phase1_conf(monitor_minutes=0.2, sample_interval_seconds=3)

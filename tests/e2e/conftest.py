@@ -1,6 +1,5 @@
-"""One real Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor) beside a demo target
-with live traffic, its own ledger, evidence base and Slack receiver, shared by both e2e modules: they
-are one xdist group, so `make test` runs them on one worker, one after the other, on one stack."""
+"""One real Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor) for the e2e
+module, beside a demo target with live traffic, its own ledger, evidence base and Slack receiver."""
 
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ from tests.harness.phase1_services import phase1_services
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory,
           airflow_db: Path) -> Iterator[dict[str, Any]]:
     """``airflow_db``: the test process parses plan variants, which reads its own metadata DB."""

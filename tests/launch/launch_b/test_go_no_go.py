@@ -28,7 +28,7 @@ from tests.harness.phase import build_variant
 from tests.launch.launch_b.conftest import states
 
 # A 1000-user load test and a DB CPU reading of this machine: beside at most one Airflow stack (see Makefile).
-pytestmark = [pytest.mark.serial, pytest.mark.xdist_group("go_no_go")]
+pytestmark = pytest.mark.serial
 
 SIGN_OFFS = [
     Answer("approve_cpo", user="cpo", params={"comment": "product ready"}),
