@@ -27,15 +27,13 @@ def verify_launch_ledger(plan: Plan) -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
     from include.launch.evidence.ledger import Ledger
-    from include.launch.evidence.verification import verify_and_store
+    from include.launch.evidence.verification import cannot_run, verify_and_store
 
     try:
         result = verify_and_store(Ledger.from_connection(plan.connections.ledger), plan.evidence.base,
                                   plan.connections.signing_key)
-    except AirflowNotFoundException as exc:
-        raise AirflowFailException(f"cannot run: {exc}") from None
-    except psycopg.Error as exc:
-        raise AirflowFailException(f"cannot read the ledger: {str(exc).strip().splitlines()[0]}") from None
+    except (AirflowNotFoundException, psycopg.Error) as exc:
+        raise AirflowFailException(cannot_run(exc)) from None
     if not result.ok:
         raise AirflowFailException(f"BROKEN: {len(result.problems)} problem(s); first: {result.problems[0]}")
     return {"ok": result.ok, "rows": result.rows, "key_id": result.key_id}

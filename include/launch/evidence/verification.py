@@ -74,6 +74,18 @@ def verify_and_store(ledger: Ledger, base: str, signing_conn_id: str, public_key
     return result
 
 
+def cannot_run(exc: Exception) -> str | None:
+    """One line for why a verification could not run (no connection, no database), else None: the
+    CLI and the hourly DAG say it the same way."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    if isinstance(exc, AirflowNotFoundException):
+        return f"cannot run: {exc}"
+    if isinstance(exc, psycopg.Error):
+        return f"cannot read the ledger: {str(exc).strip().splitlines()[0]}"
+    return None
+
+
 def store_result(base: str, problems: list[str], rows: int, key: str) -> None:
     EvidenceStore(base).write_json(RESULT, {"verified_at": datetime.now(UTC).isoformat(), "rows": rows,
                                             "ok": not problems, "problems": problems, "key_id": key},
@@ -93,11 +105,8 @@ def verify_command(args: argparse.Namespace) -> int:
         ledger = Ledger(args.dsn) if args.dsn else Ledger.from_connection(args.conn_id)
         public = public_key_from(args.public_key) if args.public_key else None
         result = verify_and_store(ledger, base, args.signing_key, public, check_files=not args.skip_files)
-    except AirflowNotFoundException as exc:
-        print(f"ledger: cannot run: {exc}", file=sys.stderr)
-        return 2
-    except psycopg.Error as exc:
-        print(f"ledger: cannot read the ledger: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+    except (AirflowNotFoundException, psycopg.Error) as exc:
+        print(f"ledger: {cannot_run(exc)}", file=sys.stderr)
         return 2
     except ValueError as exc:  # an unreadable --public-key
         print(f"ledger: cannot run: --public-key: {exc}", file=sys.stderr)
