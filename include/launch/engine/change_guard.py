@@ -10,14 +10,13 @@ unless the phase is a ``release``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import requests
 from airflow.sdk.exceptions import AirflowFailException
 
 from include.launch.core.vocabulary import Outcome
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.plugins.changes.catalog import settings_change_kinds
+from include.launch.plugins.checks.health import field
 from include.launch.plugins.target import Target
 from include.launch.spec.effective import change_params
 
@@ -43,12 +42,6 @@ def refuse_untouchable_settings(run: PhaseRun) -> None:
     raise AirflowFailException(summary)
 
 
-def _field(body: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        body = body.get(part) if isinstance(body, dict) else None
-    return body
-
-
 def read_versions(run: PhaseRun) -> dict[str, str]:
     """Each replica's version, read where the profile says; a replica that does not tell it fails
     the step (a version nobody can read cannot be held)."""
@@ -59,15 +52,16 @@ def read_versions(run: PhaseRun) -> dict[str, str]:
     where = f"header {source.header}" if source.header else f"health field {source.health_field!r}"
     target = Target.from_connection(run.spec.plan.connections.target_api)
     versions: dict[str, str] = {}
+    path = profile.health.path
     for url in target.replicas:
         try:
-            response = requests.get(f"{url}/health", timeout=target.timeout)
+            response = requests.get(f"{url}{path}", timeout=target.timeout)
             value = (response.headers.get(source.header) if source.header
-                     else _field(response.json(), source.health_field))
+                     else field(response.json(), source.health_field))
         except (requests.RequestException, ValueError) as exc:
-            raise AirflowFailException(f"{url}/health: the version ({where}) cannot be read: {exc}") from None
+            raise AirflowFailException(f"{url}{path}: the version ({where}) cannot be read: {exc}") from None
         if value in (None, ""):
-            raise AirflowFailException(f"{url}/health tells no version ({where})")
+            raise AirflowFailException(f"{url}{path} tells no version ({where})")
         versions[url] = str(value)
     return versions
 

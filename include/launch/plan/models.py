@@ -10,21 +10,19 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from include.launch.core.criteria import Criterion, RollbackTrigger
 from include.launch.core.registry import Params, Registry
 from include.launch.core.vocabulary import Metric, Risk, Severity
+from include.launch.plan.base import Model
+from include.launch.plan.profile import TargetProfile
 from include.launch.plugins.changes import CHANGES  # noqa: F401 - registers every change kind before plans validate
 from include.launch.plugins.checks import CHECKS  # noqa: F401 - registers every check kind before plans validate
 from include.launch.plugins.metrics import SOURCES  # noqa: F401 - registers every metric source kind
 from include.launch.plugins.quality.model import DataModel
 
 SLUG = r"^[a-z][a-z0-9_]*$"
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class LaunchInfo(Model):
@@ -61,32 +59,6 @@ class Connections(Model):
     pager: str | None = None
     grafana: str | None = None
     signing_key: str = "launch_signing_key"
-
-
-class TargetVersion(Model):
-    """How the launched service tells its version, on its health endpoint: ``health_field`` (a key
-    of the health JSON, dotted for a nested one) or ``header`` (a response header); exactly one."""
-
-    health_field: str = ""
-    header: str = ""
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> TargetVersion:
-        if bool(self.health_field) == bool(self.header):
-            raise ValueError("name exactly one of health_field or header")
-        return self
-
-
-class TargetProfile(Model):
-    """What the engine may assume about the launched service, written in the plan, not in the code.
-
-    settings: the settings a change may touch (seed 000's "allowed changes"); a settings change
-    naming any other is refused by ``plan check``, and by the engine before it touches the target.
-    version: where the service tells its version; a settings phase records it before and after
-    its change, and a version that moved fails the phase unless the phase says ``release: true``."""
-
-    settings: list[str] = Field(default_factory=list)
-    version: TargetVersion
 
 
 class Evidence(Model):
@@ -417,6 +389,11 @@ class Plan(Model):
     phases: list[Phase] = Field(min_length=1)
     scorecards: list[Scorecard] = Field(default_factory=list)
     data_model: DataModel | None = None
+
+    def scraped_metrics(self) -> frozenset[str]:
+        """What the target profile computes from the replicas' own metrics (a ``target_scrape``)."""
+        metrics = self.target_profile.metrics if self.target_profile is not None else None
+        return frozenset(name.value for name in metrics.scrape) if metrics is not None else frozenset()
 
     def phase(self, phase_id: str) -> Phase:
         for phase in self.phases:

@@ -9,10 +9,17 @@ from pydantic import ValidationError
 from include.launch.plan.models import Plan
 from include.launch.plugins.changes.catalog import SettingsChangeParams, settings_change_kinds
 
+LOADS = frozenset({"synthetic_load"})  # check kinds that send the profile's routes
+
 
 def target_problems(plan: Plan) -> list[str]:
     problems: list[str] = []
     for index, phase in enumerate(plan.phases):
+        for group in ("pre_checks", "verify"):
+            for position, check in enumerate(getattr(phase, group)):
+                if check.kind in LOADS and (plan.target_profile is None or plan.target_profile.load is None):
+                    problems.append(f"phases[{index}].{group}[{position}]: a {check.kind!r} check needs "
+                                    "target_profile.load (the routes it sends)")
         if phase.change is None or phase.change.kind not in settings_change_kinds():
             continue
         where = f"phases[{index}].change"
@@ -25,9 +32,17 @@ def target_problems(plan: Plan) -> list[str]:
         except ValidationError:
             continue  # reported by the plug-in check
         allowed = plan.target_profile.settings
+        readable = set(plan.target_profile.health.settings)
+        for position, check in enumerate(phase.verify):
+            if check.kind == "settings_applied" and not readable & set(params.settings):
+                problems.append(f"phases[{index}].verify[{position}]: settings_applied can read back none of the "
+                                f"changed settings ({', '.join(params.settings)}): name where the health endpoint "
+                                "reports them in target_profile.health.settings")
         problems += [f"{where}.params.settings.{key}: not a setting the target profile lets a change touch "
                      f"(target_profile.settings: {', '.join(allowed) or 'none'})"
                      for key in params.settings if key not in allowed]
+        problems += [f"{where}.params.settings: {problem}"
+                     for problem in plan.target_profile.setting_problems(params.settings)]
     return problems
 
 

@@ -1,7 +1,7 @@
 """Synthetic load with honest statistics: every request timed end to end, failures counted, not dropped.
 
 Requests go concurrently (a thread pool, one keep-alive connection pool per worker) round-robin over the
-replicas and the given tenant-scoped paths. Percentiles are exact (nearest rank over every
+replicas and the target profile's routes. Percentiles are exact (nearest rank over every
 request), not sampled.
 """
 
@@ -81,11 +81,18 @@ def run_load(urls: list[str], *, total: int, concurrency: int, timeout: float = 
     return result
 
 
-def tenant_urls(replicas: list[str], tenant_ids: list[int]) -> list[str]:
-    """Real tenant-scoped endpoints, interleaved across replicas and tenants."""
-    paths = ["invoices", "trial-balance", "forecast"]
-    urls = []
-    for index, tenant in enumerate(tenant_ids):
-        for offset, path in enumerate(paths):
-            urls.append(f"{replicas[(index + offset) % len(replicas)]}/tenants/{tenant}/{path}")
+def route_urls(replicas: list[str], routes: list[tuple[str, int]], tenant_ids: list[int]) -> list[str]:
+    """The profile's routes (path, weight), each tenant's in turn, interleaved across the replicas.
+
+    A route without ``{tenant}`` is sent once per round, not once per tenant."""
+    urls: list[str] = []
+    rounds: list[int | None] = list(tenant_ids) or [None]
+    for index, tenant in enumerate(rounds):
+        offset = 0
+        for path, weight in routes:
+            if "{tenant}" in path and tenant is None:
+                continue
+            for _ in range(weight):
+                urls.append(f"{replicas[(index + offset) % len(replicas)]}{path.replace('{tenant}', str(tenant))}")
+                offset += 1
     return urls

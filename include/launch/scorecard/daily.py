@@ -120,21 +120,24 @@ def from_prometheus(base: str, job: str, metrics: set[str], day_start: datetime)
 
 
 def from_target(run: PhaseRun, metrics: set[str], previous_raw: dict[str, Any] | None) -> dict[str, Any]:
-    """Error rate and p95 from the replicas' /metrics since the previous day's scrape; uptime from /health."""
+    """Error rate and p95 from the replicas' metrics since the previous day's scrape; uptime from their health."""
+    from include.launch.plugins.checks.health import health_profile, is_healthy
     from include.launch.plugins.metrics import target as target_source
     from include.launch.plugins.target import Target
 
     target = Target.from_connection(run.spec.plan.connections.target_api)
+    profile = health_profile(run)
     healthy = 0
     for url in target.replicas:
         try:
-            response = requests.get(f"{url}/health", timeout=target.timeout)
-            healthy += int(response.status_code == 200 and response.json().get("status") == "ok")
-        except (requests.RequestException, ValueError):
+            response = requests.get(f"{url}{profile.path}", timeout=target.timeout)
+            healthy += int(is_healthy({**response.json(), "http_status": response.status_code}, profile))
+        except (requests.RequestException, ValueError, TypeError):
             pass
-    current = target_source.scrape(target.replicas, timeout=target.timeout)
+    scraped = target_source.metrics_profile(run)
+    current = target_source.scrape(target.replicas, scraped, timeout=target.timeout)
     previous = Sample(0.0, target_source.SOURCE, raw=previous_raw) if previous_raw else None
-    derived = target_source.derive(previous, current)
+    derived = target_source.derive(previous, current, scraped)
     values: dict[str, float | None] = {name: derived.values.get(name) for name in metrics if name != "uptime_percent"}
     if "uptime_percent" in metrics:
         values["uptime_percent"] = 100.0 * healthy / len(target.replicas) if target.replicas else None

@@ -15,7 +15,12 @@ def change_params(spec: PhaseSpec, params: dict[str, Any]) -> Params | None:
     """The plan's change params with the trigger form's overrides, validated."""
     if spec.change_params is None:
         return None
-    return spec.change_params.with_overrides(params)
+    change = spec.change_params.with_overrides(params)
+    profile = spec.plan.target_profile
+    problems = profile.setting_problems(getattr(change, "settings", {})) if profile is not None else []
+    if problems:
+        raise ValueError("; ".join(problems))
+    return change
 
 
 def effective_criteria(spec: PhaseSpec, params: dict[str, Any]) -> list[Criterion]:

@@ -92,7 +92,7 @@ def test_the_engine_refuses_a_setting_outside_the_profile_before_touching_anythi
 
 def test_a_version_the_service_does_not_tell_is_refused_naming_the_replica(
         launch_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from include.launch.plan.models import TargetVersion
+    from include.launch.plan.profile import TargetVersion
 
     assert change_guard.read_versions(_run(monkeypatch)) == dict.fromkeys(launch_env["target"].urls, "1.0.0")
     run = _run(monkeypatch, version=TargetVersion(header="X-Release"))

@@ -1,4 +1,5 @@
-"""A replica counts as changed only when /health shows the new settings and a pool warmed to its minimum.
+"""A replica counts as changed only when its health shows the new settings and it is ready by the
+target profile's rule (AccuBooks: a pool warmed to its minimum).
 
 A tiny real HTTP server plays a replica whose pool fills over three /health polls.
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from include.launch.plan import load_plan
 from include.launch.plugins.changes.catalog import SettingsChangeParams
 from include.launch.plugins.changes.env_file import EnvFileApplier
 from include.launch.plugins.target import Target
@@ -55,6 +57,12 @@ def replica(request: pytest.FixtureRequest) -> Iterator[WarmingReplica]:
     server.server_close()
 
 
+def _health() -> Any:
+    profile = load_plan("accubooks").target_profile
+    assert profile is not None
+    return profile.health
+
+
 def _applier(timeout: float) -> EnvFileApplier:
     params = SettingsChangeParams(settings={"DB_POOL_MAX": 200, "DB_POOL_MIN": 20}, health_timeout_seconds=timeout)
     return EnvFileApplier(params, activation="reload")
@@ -63,12 +71,14 @@ def _applier(timeout: float) -> EnvFileApplier:
 @pytest.mark.parametrize("replica", [[0, 7, 20]], indirect=True)
 def test_waits_until_the_pool_is_warm(replica: WarmingReplica) -> None:
     target = Target(replicas=[f"http://127.0.0.1:{replica.server_port}"])
-    _applier(timeout=10)._wait_for(target, target.replicas[0], {"DB_POOL_MAX": "200", "DB_POOL_MIN": "20"})
+    _applier(timeout=10)._wait_for(target, _health(), target.replicas[0],
+                                   {"DB_POOL_MAX": "200", "DB_POOL_MIN": "20"})
     assert replica.polls == 3  # the settings matched on the first poll; the pool was warm only on the third
 
 
 @pytest.mark.parametrize("replica", [[3]], indirect=True)
 def test_a_pool_that_never_warms_fails_the_replica_with_what_it_saw(replica: WarmingReplica) -> None:
     target = Target(replicas=[f"http://127.0.0.1:{replica.server_port}"])
-    with pytest.raises(TimeoutError, match=r"warm pool within 1 s \(last: .*'size': 3"):
-        _applier(timeout=1)._wait_for(target, target.replicas[0], {"DB_POOL_MAX": "200", "DB_POOL_MIN": "20"})
+    with pytest.raises(TimeoutError, match=r"ready replica within 1 s \(last: .*'pool.size': 3"):
+        _applier(timeout=1)._wait_for(target, _health(), target.replicas[0],
+                                      {"DB_POOL_MAX": "200", "DB_POOL_MIN": "20"})

@@ -1,5 +1,6 @@
-"""Refusals of the AccuBooks checks that had no failure-path test: ``pool_settings_applied`` (Phase 1
-verify: every replica reports the new pool) and ``beta_enrolled`` (Phase 3 verify: flags and detailed
+"""Refusals of the AccuBooks checks that had no failure-path test: ``settings_applied`` (Phase 1
+verify: every replica reports the new pool, read where the target profile says) and
+``beta_enrolled`` (Phase 3 verify: flags and detailed
 logging on for exactly the cohort). Each defect is planted on the real demo target (two replicas on
 a real PostgreSQL) and the refusal must name the replica or tenant and the value seen; one pass per
 kind proves the check can also pass. Checks run through the registry (tests.harness.checks), so
@@ -85,7 +86,7 @@ def concluded(run: PhaseRun, kind: str) -> tuple[str, str]:
     return row.outcome, str(row.payload["summary"])
 
 
-# --- pool_settings_applied ------------------------------------------------------------------------
+# --- settings_applied -----------------------------------------------------------------------------
 
 def pools(specs: dict[str, PhaseSpec]) -> tuple[dict[str, str], dict[str, str]]:
     """The env before the change (the target's defaults: max 50, min 10) and after (the plan's 200, 20)."""
@@ -115,27 +116,29 @@ class PoolDefect(NamedTuple):
 
 POOL_DEFECTS = [
     pytest.param(PoolDefect(("new", "old"), {}, ("{0}", "{1}"),
-                            "{1} pool max = 50 (expected 200); {1} pool min = 10 (expected 20)"),
+                            "{1} DB_POOL_MAX = 50 (expected 200); {1} DB_POOL_MIN = 10 (expected 20)"),
                  id="a_replica_still_runs_the_old_pool"),
     pytest.param(PoolDefect(("new", "new"), {"pool_max": 150}, ("{0}", "{1}"),
-                            "{0} pool max = 200 (expected 150); {1} pool max = 200 (expected 150)"),
+                            "{0} DB_POOL_MAX = 200 (expected 150); {1} DB_POOL_MAX = 200 (expected 150)"),
                  id="the_run_asked_for_another_pool_max_than_the_replicas_run"),
     pytest.param(PoolDefect(("new", "new"), {}, ("{0}", "{1}/not-the-service"),
-                            "{1}/not-the-service pool max = None (expected 200); "
-                            "{1}/not-the-service pool min = None (expected 20)"),
+                            "{1}/not-the-service DB_POOL_MAX = None (expected 200); "
+                            "{1}/not-the-service DB_POOL_MIN = None (expected 20); "
+                            "{1}/not-the-service DB_POOL_IDLE_TIMEOUT = None (expected 30000); "
+                            "{1}/not-the-service DB_POOL_CONNECTION_TIMEOUT = None (expected 2000)"),
                  id="a_replica_answers_without_pool_settings"),
 ]
 
 
 @pytest.mark.parametrize("defect", POOL_DEFECTS)
-def test_pool_settings_applied_fails_naming_the_replica_and_the_pool_it_runs(
+def test_settings_applied_fails_naming_the_replica_and_the_pool_it_runs(
         defect: PoolDefect, connections: RunningTarget, specs: dict[str, PhaseSpec],
         monkeypatch: pytest.MonkeyPatch) -> None:
     old, new = pools(specs)
     run_pools(connections, *(new if env == "new" else old for env in defect.envs))
     list_replicas(monkeypatch, connections, [url.format(*connections.urls) for url in defect.replicas])
     run = PhaseRun(spec=specs[PHASE1], run_id="pool_refused", params=defect.params)
-    result = run_check("pool_settings_applied", run)
+    result = run_check("settings_applied", run)
     assert result.outcome is Outcome.FAILED, result.summary
     assert result.summary == defect.summary.format(*connections.urls)
 
@@ -148,25 +151,26 @@ def refused_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-def test_pool_settings_applied_cannot_read_a_replica_that_is_down_an_error_naming_it(
+def test_settings_applied_cannot_read_a_replica_that_is_down_an_error_naming_it(
         connections: RunningTarget, specs: dict[str, PhaseSpec], refused_port: int, ledger_db: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
     _, new = pools(specs)
     run_pools(connections, new, new)
     list_replicas(monkeypatch, connections, [connections.urls[0], f"http://127.0.0.1:{refused_port}"])
-    outcome, summary = concluded(PhaseRun(spec=specs[PHASE1], run_id="pool_unreadable"), "pool_settings_applied")
+    outcome, summary = concluded(PhaseRun(spec=specs[PHASE1], run_id="pool_unreadable"), "settings_applied")
     assert outcome == Outcome.ERROR.value, summary
     assert summary.startswith("could not measure: ConnectionError: "), summary
     assert f"host='127.0.0.1', port={refused_port}" in summary and "Connection refused" in summary, summary
 
 
-def test_pool_settings_applied_passes_when_every_replica_runs_the_new_pool(
+def test_settings_applied_passes_when_every_replica_runs_the_new_pool(
         connections: RunningTarget, specs: dict[str, PhaseSpec]) -> None:
     _, new = pools(specs)
     run_pools(connections, new, new)
-    result = run_check("pool_settings_applied", PhaseRun(spec=specs[PHASE1], run_id="pool_applied"))
+    result = run_check("settings_applied", PhaseRun(spec=specs[PHASE1], run_id="pool_applied"))
     assert result.outcome is Outcome.SUCCESSFUL, result.summary
-    assert result.summary == "every replica reports pool max 200, min 20"
+    assert result.summary == ("every replica reports DB_POOL_MAX 200, DB_POOL_MIN 20, DB_POOL_IDLE_TIMEOUT 30000, "
+                              "DB_POOL_CONNECTION_TIMEOUT 2000")
 
 
 # --- health_endpoints -----------------------------------------------------------------------------
@@ -180,7 +184,7 @@ def test_health_endpoints_fails_naming_a_replica_that_does_not_answer_ok(
     result = run_check("health_endpoints", PhaseRun(spec=specs[PHASE1], run_id="health_refused",
                                                     task_id="pre_checks.health_endpoints"))
     assert result.outcome is Outcome.FAILED, result.summary
-    assert result.summary == f"unhealthy replicas: {sick} answered 404 (None, database None)"
+    assert result.summary == f"unhealthy replicas: {sick} answered 404 (status None, expected 'ok')"
     list_replicas(monkeypatch, connections, list(connections.urls))
     healthy = run_check("health_endpoints", PhaseRun(spec=specs[PHASE1], run_id="health_ok",
                                                      task_id="pre_checks.health_endpoints"))

@@ -189,11 +189,11 @@ class CanaryApplier:
         interval = min(self.params.analysis_interval_seconds, seconds)
         samples: list[dict[str, Any]] = []
         deadline = time.monotonic() + seconds
-        previous = scrape(topo.canary.replicas)
+        previous = scrape(run, topo.canary.replicas)
         while True:
             time.sleep(max(min(interval, deadline - time.monotonic()), 0.5))
-            current = scrape(topo.canary.replicas)
-            values = interval_values(previous, current)
+            current = scrape(run, topo.canary.replicas)
+            values = interval_values(run, previous, current)
             previous = current
             conclusive = (values.get("requests_in_interval") or 0) >= self.params.min_requests
             breached = [f"{t} (measured {values[t.metric.value]:g})" for t in run.spec.phase.rollback_triggers

@@ -4,9 +4,10 @@ The env file is a local path or an object-store URL (include.launch.core.config_
 needs no disk in common with the target. Two activations share everything else: a rolling
 restart (``env_file_rolling_restart``: the connection's restart_command per replica) or an HTTP
 hot reload (``http_hot_reload``: POST /admin/reload with the admin token). Each replica must
-report the new values on /health, with its pool warmed to its minimum (a readiness probe: a cold
-pool makes verification's p95 pay for connection set-up), before the next one is touched, so a
-failure leaves at most one replica changed, and revert restores the snapshot on all of them.
+report the new values on its health endpoint (read where the target profile says), and be ready by
+the profile's rule (a pool warmed to its minimum: a cold pool makes verification's p95 pay for
+connection set-up), before the next one is touched, so a failure leaves at most one replica
+changed, and revert restores the snapshot on all of them.
 """
 
 from __future__ import annotations
@@ -23,12 +24,17 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from include.launch.core.config_files import config_file, write_config
 from include.launch.evidence.runtime import PhaseRun
-from include.launch.plugins.changes.catalog import POOL_MAX_KEY, POOL_MIN_KEY, SettingsChangeParams
-from include.launch.plugins.checks.health import read_health
+from include.launch.plan.profile import HealthProfile
+from include.launch.plugins.changes.catalog import SettingsChangeParams
+from include.launch.plugins.checks.health import (
+    health_profile,
+    is_ready,
+    read_health,
+    readiness,
+    running_settings,
+    settings_match,
+)
 from include.launch.plugins.target import Target
-
-HEALTH_KEYS = {POOL_MAX_KEY: "max", POOL_MIN_KEY: "min", "DB_POOL_IDLE_TIMEOUT": "idle_timeout_ms",
-               "DB_POOL_CONNECTION_TIMEOUT": "connection_timeout_ms"}
 
 
 def read_env(path: Any) -> dict[str, str]:
@@ -69,7 +75,7 @@ class EnvFileApplier:
         target = self._target(run)
         current = read_env(config_file(target.env_file))
         snapshot: dict[str, Any] = {"env": {key: current.get(key) for key in self.params.settings},
-                    "replicas": {url: s.get("pool") for url, s in read_health(target).items()}}
+                                    "replicas": self.read_back(run)}
         documented = {k: str(v) for k, v in self.params.documented_before.items()}
         snapshot["documented_before_matches"] = all(snapshot["env"].get(k) == v for k, v in documented.items())
         run.evidence.write_json("pre_change_config.json", snapshot)
@@ -95,7 +101,9 @@ class EnvFileApplier:
         return {"env": desired, "replicas": after}
 
     def read_back(self, run: PhaseRun) -> dict[str, Any]:
-        return {url: state.get("pool") for url, state in read_health(self._target(run)).items()}
+        """Each replica's running settings, as its health endpoint reports them."""
+        profile = health_profile(run)
+        return {url: running_settings(state, profile) for url, state in read_health(self._target(run), profile).items()}
 
     def revert(self, run: PhaseRun, snapshot: dict[str, Any]) -> dict[str, Any]:
         target = self._target(run)
@@ -110,7 +118,8 @@ class EnvFileApplier:
         finally:
             run.evidence.write_text("rollback_log.txt", "\n".join(self.log) + "\n")
         restored = self.read_back(run)
-        wrong = [f"{url}: {pool}" for url, pool in restored.items() if not _pool_matches(pool, previous)]
+        wrong = [f"{url}: {running}" for url, running in restored.items()
+                 if any(str(running[key]) != str(value) for key, value in previous.items() if key in running)]
         if wrong:
             raise AirflowFailException(f"rollback not verified: replicas still differ from the snapshot: {wrong}")
         return {"env": previous, "replicas": restored}
@@ -133,7 +142,7 @@ class EnvFileApplier:
             self._note(f"replica {index} ({url}): {self.activation} starting")
             try:
                 self._activate(target, index, url)
-                self._wait_for(target, url, desired)
+                self._wait_for(target, health_profile(run), url, desired)
             except Exception as exc:
                 self._note(f"replica {index} ({url}): {self.activation} FAILED: {exc}")
                 raise AirflowFailException(f"replica {index} ({url}) did not take the change: {exc}") from exc
@@ -154,33 +163,22 @@ class EnvFileApplier:
             if response.status_code != 200:
                 raise RuntimeError(f"reload answered {response.status_code}")
 
-    def _wait_for(self, target: Target, url: str, desired: dict[str, str]) -> None:
+    def _wait_for(self, target: Target, profile: HealthProfile, url: str, desired: dict[str, str]) -> None:
         deadline = time.monotonic() + self.params.health_timeout_seconds
         last: Any = None
         while time.monotonic() < deadline:
             try:
-                response = requests.get(f"{url}/health", timeout=target.timeout)
-                last = response.json().get("pool")
-                if response.status_code == 200 and _pool_matches(last, desired) and _pool_warm(last):
+                response = requests.get(f"{url}{profile.path}", timeout=target.timeout)
+                state = {**response.json(), "http_status": response.status_code}
+                last = {**running_settings(state, profile), **readiness(state, profile)}
+                if response.status_code == 200 and settings_match(state, profile, desired) and is_ready(state, profile):
                     return
             except (requests.RequestException, ValueError) as exc:
                 last = str(exc)
             time.sleep(0.5)
-        raise TimeoutError("/health did not show the new settings and a warm pool within "
+        raise TimeoutError(f"{profile.path} did not show the new settings and a ready replica within "
                            f"{self.params.health_timeout_seconds:g} s "
                            f"(last: {last})")
-
-
-def _pool_matches(pool: Any, values: dict[str, str]) -> bool:
-    if not isinstance(pool, dict):
-        return False
-    return all(str(pool.get(HEALTH_KEYS[key])) == str(value) for key, value in values.items() if key in HEALTH_KEYS)
-
-
-def _pool_warm(pool: dict[str, Any]) -> bool:
-    """The pool holds at least its minimum connections (a replica without the figure counts as warm)."""
-    size, minimum = pool.get("size"), pool.get("min")
-    return size is None or minimum is None or int(size) >= int(minimum)
 
 
 def env_file_rolling_restart(params: SettingsChangeParams) -> EnvFileApplier:

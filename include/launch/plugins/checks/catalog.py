@@ -30,9 +30,14 @@ class NoParams(Params):
 
 
 class DatabaseCapacityParams(Params):
-    """reserved_connections: kept free for superusers and maintenance (default 10)."""
+    """reserved_connections: kept free for superusers and maintenance (default 10).
+    pool_max_setting: the change's setting that sizes each replica's pool (its maximum connections).
+    held_field: the dotted health field where a replica reports the connections it holds now
+    (released when it restarts; default: none counted as the target's own)."""
 
     reserved_connections: int = Field(default=10, ge=0)
+    pool_max_setting: str = Field(min_length=1)
+    held_field: str = ""
 
 
 class SeverityParams(Params):
@@ -237,7 +242,7 @@ CHECKS.register_all("include.launch.plugins.checks", [
     ("decision_table", DecisionTableParams, "slo", "a Go/No-Go table of measured values; GO only if all hold"),
     ("restore_drill", RestoreDrillParams, "restore", "backups are recent and a restore finishes within the RTO"),
     ("synthetic_load", SyntheticLoadParams, "synthetic_load", "synthetic requests meet their criteria"),
-    ("pool_settings_applied", NoParams, "health", "every replica reports the new pool settings"),
+    ("settings_applied", NoParams, "health", "every replica reports the settings the change asked for"),
     ("evidence_present", EvidencePresentParams, "documents", "required evidence files exist"),
     ("beta_elapsed", BetaElapsedParams, "documents", "the scorecard's window has run its planned days"),
     ("monitoring_config_valid", NoParams, "monitoring", "promtool and amtool accept the rendered config"),

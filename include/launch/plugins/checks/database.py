@@ -7,7 +7,6 @@ from typing import Any
 
 from include.launch.core.vocabulary import Outcome
 from include.launch.evidence.runtime import PhaseRun
-from include.launch.plugins.changes.catalog import POOL_MAX_KEY
 from include.launch.plugins.checks.base import CheckResult
 from include.launch.plugins.checks.catalog import DatabaseCapacityParams, IndexUsageParams, NoParams
 
@@ -45,12 +44,16 @@ def database_capacity(run: PhaseRun, params: DatabaseCapacityParams) -> CheckRes
     from include.launch.spec.effective import change_params
 
     change = change_params(run.spec, run.params)
-    pool_max = int(getattr(change, "settings", {}).get(POOL_MAX_KEY, 0))
+    asked = getattr(change, "settings", {}) or {}
+    if params.pool_max_setting not in asked:
+        return CheckResult(Outcome.FAILED, f"the change sets no {params.pool_max_setting} (pool_max_setting): the "
+                                           "connections it needs cannot be counted")
+    pool_max = int(asked[params.pool_max_setting])
     replicas = len(Target.from_connection(run.spec.plan.connections.target_api).replicas)
     hook = _hook(run)
     max_connections = int(hook.get_first("SHOW max_connections")[0])
     superuser_reserved = int(hook.get_first("SHOW superuser_reserved_connections")[0])
-    held_by_target = _target_pool_sizes(run)
+    held_by_target = _target_pool_sizes(run, params.held_field)
     total_now = int(hook.get_first("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")[0])
     held_by_others = max(total_now - held_by_target, 0)
     available = max_connections - superuser_reserved - params.reserved_connections - held_by_others
@@ -66,13 +69,15 @@ def database_capacity(run: PhaseRun, params: DatabaseCapacityParams) -> CheckRes
     return CheckResult(Outcome.SUCCESSFUL, f"{needed} connections needed, {available} available", measured)
 
 
-def _target_pool_sizes(run: PhaseRun) -> int:
+def _target_pool_sizes(run: PhaseRun, held_field: str) -> int:
     """Connections the target's own pools hold now (they are released when its replicas restart)."""
-    from include.launch.plugins.checks.health import read_health
+    from include.launch.plugins.checks.health import field, health_profile, read_health
     from include.launch.plugins.target import Target
 
-    states = read_health(Target.from_connection(run.spec.plan.connections.target_api))
-    return sum(int((state.get("pool") or {}).get("size", 0)) for state in states.values())
+    if not held_field:
+        return 0
+    states = read_health(Target.from_connection(run.spec.plan.connections.target_api), health_profile(run))
+    return sum(int(field(state, held_field) or 0) for state in states.values())
 
 
 INDEX_SCANS = ("Index Scan", "Index Only Scan", "Bitmap Index Scan")

@@ -89,9 +89,9 @@ def load_test(run: PhaseRun, params: LoadTestParams) -> CheckResult:
     from include.launch.plugins.checks.service_probe import interval_values, scrape
 
     with measurement_slot(run), tempfile.TemporaryDirectory(prefix="load_test_") as folder:
-        before = scrape(target.replicas)
+        before = scrape(run, target.replicas)
         figures = run_locust(host, params, identities, jwt_secret, Path(folder))
-        server = interval_values(before, scrape(target.replicas))
+        server = interval_values(run, before, scrape(run, target.replicas))
     values: dict[str, float | None] = {key: figures.get(key) for key in
                                        ("latency_p95_ms", "latency_p99_ms", "error_rate_percent")}
     results = evaluate(params.criteria, values)

@@ -6,7 +6,7 @@
 - secrets: resolved through Airflow's secrets backends (``Variable.get``: env
   ``AIRFLOW_VAR_<NAME>``, or AWS Secrets Manager / Vault when configured), never from the plan;
 - bearer tokens: HS256 JWTs signed with the ``JWT_SECRET`` secret;
-- service metrics: every replica's /metrics, summed, with rates over an interval (incl. CFUR);
+- service metrics: the target profile's, over every replica, with rates over an interval;
 - one disruptive measurement at a time (load test, chaos, metric windows) via an advisory lock.
 """
 
@@ -15,16 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-import requests
 
 from include.launch.core.errors import ConfigurationError
 from include.launch.evidence.runtime import PhaseRun
+from include.launch.plugins.metrics.sample import Sample
 
 MEASUREMENT_LOCK = 7_318_001  # pg advisory lock key shared by every disruptive measurement
-SKIPPED_ROUTES = ("/metrics", "/health", "unmatched")
 
 
 def target_extra(run: PhaseRun) -> dict[str, Any]:
@@ -120,83 +118,21 @@ def measurement_slot(run: PhaseRun) -> Iterator[None]:
 
 # --- service metrics ------------------------------------------------------------------------
 
-@dataclass
-class Scrape:
-    """Summed raw figures of some replicas at one moment."""
+def scrape(run: PhaseRun, urls: list[str]) -> Sample:
+    """Every replica's metrics at one moment, as the plan's target profile computes them."""
+    from include.launch.plugins.metrics.target import metrics_profile
+    from include.launch.plugins.metrics.target import scrape as scrape_replicas
 
-    taken_at: float
-    requests: float = 0.0
-    errors: float = 0.0
-    crashes: float = 0.0
-    latency: dict[float, float] = field(default_factory=dict)
-    cache_hits: float = 0.0
-    cache_misses: float = 0.0
-    users_active: float = 0.0
-    users_crashed: float = 0.0
-    versions: dict[str, str] = field(default_factory=dict)
+    return scrape_replicas(urls, metrics_profile(run))
 
 
-def scrape(urls: list[str], timeout: float = 5.0) -> Scrape:
-    from prometheus_client.parser import text_string_to_metric_families
+def interval_values(run: PhaseRun, before: Sample, after: Sample) -> dict[str, float | None]:
+    """Rates between two scrapes, in the vocabulary's units (None = no traffic in the interval); a
+    scrape that failed cannot be judged, and says which replica."""
+    from include.launch.plugins.metrics.target import derive, metrics_profile
 
-    result = Scrape(time.time())
-    for url in urls:
-        response = requests.get(f"{url.rstrip('/')}/metrics", timeout=timeout)
-        response.raise_for_status()
-        for family in text_string_to_metric_families(response.text):
-            for sample in family.samples:
-                name, labels, value = sample.name, sample.labels, sample.value
-                route = labels.get("route", "")
-                if name == "http_requests_total" and route not in SKIPPED_ROUTES and not route.startswith("/admin"):
-                    result.requests += value
-                    status = labels.get("status", "")
-                    if status.startswith("5"):
-                        result.errors += value
-                elif name == "http_errors_total" and labels.get("code") == "500" and route not in SKIPPED_ROUTES:
-                    result.crashes += value
-                elif (name == "http_request_duration_seconds_bucket" and route not in SKIPPED_ROUTES
-                      and not route.startswith("/admin")):
-                    bound = float(labels["le"])
-                    result.latency[bound] = result.latency.get(bound, 0.0) + value
-                elif name == "cache_hit_total":
-                    result.cache_hits += value
-                elif name == "cache_miss_total":
-                    result.cache_misses += value
-                elif name == "cfur_users_active":
-                    result.users_active += value
-                elif name == "cfur_users_crashed":
-                    result.users_crashed += value
-                elif name == "app_version_info" and value:
-                    result.versions[url] = labels.get("version", "")
-    return result
+    for taken in (before, after):
+        if taken.error:
+            raise ConfigurationError(f"the service's metrics could not be read: {taken.error}")
+    return derive(before, after, metrics_profile(run)).values
 
-
-def interval_values(before: Scrape, after: Scrape) -> dict[str, float | None]:
-    """Rates between two scrapes, in the vocabulary's units (None = no traffic in the interval)."""
-    from include.launch.plugins.metrics.histogram import quantile, subtract
-
-    requests_delta = after.requests - before.requests
-    errors_delta = after.errors - before.errors
-    latency = subtract(after.latency, before.latency)
-    p95, p99 = quantile(0.95, latency), quantile(0.99, latency)
-    hits, misses = after.cache_hits - before.cache_hits, after.cache_misses - before.cache_misses
-    cfur = None
-    if after.users_active > 0:
-        cfur = (after.users_active - after.users_crashed) / after.users_active * 100
-    return {
-        "error_rate_percent": errors_delta / requests_delta * 100 if requests_delta > 0 else None,
-        "latency_p95_ms": p95 * 1000 if p95 is not None else None,
-        "latency_p99_ms": p99 * 1000 if p99 is not None else None,
-        "cfur_percent": cfur,
-        "cache_hit_rate_percent": hits / (hits + misses) * 100 if hits + misses > 0 else None,
-        "requests_in_interval": requests_delta,
-        "users_active": after.users_active,
-        "users_crashed": after.users_crashed,
-    }
-
-
-def measure(urls: list[str], window_seconds: float) -> dict[str, float | None]:
-    """Two scrapes ``window_seconds`` apart; the interval's values."""
-    first = scrape(urls)
-    time.sleep(window_seconds)
-    return interval_values(first, scrape(urls))

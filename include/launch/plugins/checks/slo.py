@@ -26,9 +26,9 @@ from include.launch.plugins.target import Target
 def service_gate(run: PhaseRun, params: ServiceGateParams) -> CheckResult:
     urls = Target.from_connection(run.spec.plan.connections.target_api).replicas
     with measurement_slot(run):
-        first = scrape(urls)
+        first = scrape(run, urls)
         time.sleep(params.window_seconds)
-        values = interval_values(first, scrape(urls))
+        values = interval_values(run, first, scrape(run, urls))
     results = evaluate(params.criteria, values)
     name = run.task_id.split(".")[-1]
     document = {"window_seconds": params.window_seconds, "values": values, "criteria": [r.as_dict() for r in results]}
@@ -157,11 +157,11 @@ def decision_table(run: PhaseRun, params: DecisionTableParams) -> CheckResult:
     urls = Target.from_connection(run.spec.plan.connections.target_api).replicas
     cpu = DatabaseCpu(run)
     with measurement_slot(run):
-        first = scrape(urls)
+        first = scrape(run, urls)
         cpu.start()
         done = threading.Event()
         done.wait(params.window_seconds)
-        values = interval_values(first, scrape(urls))
+        values = interval_values(run, first, scrape(run, urls))
         values["db_cpu_percent"] = cpu.percent()
     results = evaluate(params.criteria, values)
     backup = _backup_row(run, params)

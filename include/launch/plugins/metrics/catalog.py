@@ -24,7 +24,8 @@ NOT_WATCHED_AFTER_ROLLBACK = frozenset({"active_incidents_count"})
 
 
 class TargetScrapeParams(Params):
-    """The target's replicas (from the plan's ``target_api`` connection), ``/metrics`` scraped directly."""
+    """The target's replicas (from the plan's ``target_api`` connection), their metrics scraped
+    directly; what they measure is the target profile's ``metrics.scrape``."""
 
 
 class PostgresStatsParams(Params):
@@ -58,13 +59,7 @@ class QualitySourceParams(Params):
     suite: Literal["integrity", "tenant_isolation"]
 
 
-# What a scrape of the replicas can measure; other metrics need Prometheus (node/DB exporters).
-TARGET_PROVIDES = frozenset({
-    "error_rate_percent", "latency_p95_ms", "latency_p99_ms", "pool_wait_p95_ms", "pool_utilization_percent",
-    "pool_max", "pool_min", "cfur_percent", "cache_hit_rate_percent", "queue_wait_p95_ms",
-})
 STATIC_PROVIDES: dict[str, frozenset[str]] = {
-    "target_scrape": TARGET_PROVIDES,
     "postgres_stats": frozenset({"connection_churn_count"}),
     "node_exporter": frozenset({"db_cpu_percent"}),
     "quality_suite": frozenset({"data_integrity_issues_count"}),
@@ -79,8 +74,11 @@ SOURCES.register_all("include.launch.plugins.metrics", [
 ])
 
 
-def provided_by(kind: str, params: Params) -> frozenset[str]:
-    """The vocabulary metrics one configured source measures."""
+def provided_by(kind: str, params: Params, scraped: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The vocabulary metrics one configured source measures; ``scraped``: those the plan's target
+    profile computes from the replicas' own metrics (what ``target_scrape`` provides)."""
+    if kind == "target_scrape":
+        return scraped
     if kind == "prometheus":
         from include.monitoring.promql import EXPRESSIONS
 

@@ -1,131 +1,161 @@
-"""Metrics scraped from the target's replicas (``/metrics`` in Prometheus text format).
+"""Metrics scraped from the target's replicas (Prometheus text), computed as the target profile says.
 
-Used before Phase 2 brings Prometheus. Counters are cumulative, so rates need two scrapes: a
-Sample carries the raw counters and ``derive`` computes the interval's values from a pair.
+Used before Phase 2 brings Prometheus. The profile names every series by selector; a scrape keeps,
+per replica, the sum of each selector's matching samples (histograms per bucket), so a Sample's
+raw figures are cumulative and ``derive`` computes the interval's values from a pair. Without a
+profile ``metrics`` section a scrape measures nothing (plan check refuses a trigger it cannot judge).
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from include.launch.core.selectors import Selector, parse_selector
+from include.launch.plan.profile import MetricsProfile, ScrapeMetric
 from include.launch.plugins.metrics.histogram import quantile, subtract
 from include.launch.plugins.metrics.sample import Sample
 
 SOURCE = "target"
-# Operational routes are not user traffic: they are left out of error rates and latency.
-NOT_USER_TRAFFIC = ("/metrics", "/health", "/admin")
-GAUGES = ("db_pool_in_use_connections", "db_pool_max_connections", "db_pool_min_connections",
-          "cfur_users_active", "cfur_users_crashed")
+REQUESTS = "requests_in_interval"
 
 
-def is_user_route(route: str) -> bool:
-    return bool(route) and not route.startswith(NOT_USER_TRAFFIC)
+@lru_cache(maxsize=256)
+def _selector(text: str) -> Selector:
+    return parse_selector(text)
 
 
-def scrape_replica(url: str, timeout: float = 5.0) -> dict[str, Any]:
-    """Raw figures of one replica: request/error counts, latency and pool-wait buckets, pool gauges."""
-    response = requests.get(f"{url.rstrip('/')}/metrics", timeout=timeout)
+def _series(profile: MetricsProfile) -> tuple[set[str], set[str]]:
+    """The selectors a scrape sums (counters and gauges) and the histograms it keeps per bucket."""
+    plain: set[str] = {profile.requests} if profile.requests else set()
+    histograms: set[str] = set()
+    for metric in profile.scrape.values():
+        plain |= set(metric.of) | set(metric.to) | ({metric.gauge} if metric.gauge else set())
+        if metric.histogram:
+            histograms.add(metric.histogram)
+    return plain, histograms
+
+
+def scrape_replica(url: str, profile: MetricsProfile, timeout: float = 5.0) -> dict[str, Any]:
+    response = requests.get(f"{url.rstrip('/')}{profile.path}", timeout=timeout)
     response.raise_for_status()
-    raw: dict[str, Any] = {"requests": 0.0, "errors": 0.0, "cache_hit": 0.0, "cache_miss": 0.0,
-                           "latency": defaultdict(float), "wait": defaultdict(float), "queue_wait": defaultdict(float)}
-    for family in text_string_to_metric_families(response.text):
+    return read_exposition(response.text, profile)
+
+
+def read_exposition(text: str, profile: MetricsProfile) -> dict[str, Any]:
+    """One replica's sums per selector (absent: no sample matched) and bucket counts per histogram."""
+    plain, histograms = _series(profile)
+    sums: dict[str, float] = {}
+    buckets: dict[str, dict[str, float]] = {selector: defaultdict(float) for selector in histograms}
+    for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            name, labels, value = sample.name, sample.labels, sample.value
-            if name == "http_requests_total" and is_user_route(labels.get("route", "")):
-                raw["requests"] += value
-                if labels.get("status", "").startswith("5"):
-                    raw["errors"] += value
-            elif name == "http_request_duration_seconds_bucket" and is_user_route(labels.get("route", "")):
-                raw["latency"][labels["le"]] += value
-            elif name == "db_pool_wait_seconds_bucket":
-                raw["wait"][labels["le"]] += value
-            elif name == "forecast_queue_wait_seconds_bucket":
-                raw["queue_wait"][labels["le"]] += value
-            elif name in ("cache_hit_total", "cache_miss_total"):
-                raw[name.removesuffix("_total")] += value
-            elif name in GAUGES:
-                raw[name] = value
-    raw["latency"] = dict(raw["latency"])
-    raw["wait"] = dict(raw["wait"])
-    raw["queue_wait"] = dict(raw["queue_wait"])
-    return raw
+            for selector in plain:
+                if _selector(selector).matches(sample.name, sample.labels):
+                    sums[selector] = sums.get(selector, 0.0) + sample.value
+            if sample.name.endswith("_bucket"):
+                base = sample.name.removesuffix("_bucket")
+                for selector in histograms:
+                    if _selector(selector).matches(base, sample.labels):
+                        buckets[selector][sample.labels["le"]] += sample.value
+    return {"sums": sums, "buckets": {selector: dict(counts) for selector, counts in buckets.items()}}
 
 
-def scrape(replica_urls: list[str], timeout: float = 5.0) -> Sample:
+def scrape(replica_urls: list[str], profile: MetricsProfile, timeout: float = 5.0) -> Sample:
     """One sample over every replica; an unreachable replica makes the whole sample an error."""
     raw: dict[str, Any] = {}
     for url in replica_urls:
         try:
-            raw[url] = scrape_replica(url, timeout)
+            raw[url] = scrape_replica(url, profile, timeout)
         except (requests.RequestException, ValueError) as exc:
             return Sample(time.time(), SOURCE, error=f"{url}: {type(exc).__name__}: {exc}")
-    return Sample(time.time(), SOURCE, values=instant_values(raw), raw=raw)
+    return Sample(time.time(), SOURCE, values=instant_values(raw, profile), raw=raw)
 
 
-def instant_values(raw: dict[str, Any]) -> dict[str, float | None]:
-    """Gauges readable from one scrape: pool settings (minimum over replicas) and utilisation (max)."""
-    if not raw:
-        return {}
+def _across(values: list[float | None], how: str) -> float | None:
+    present = [value for value in values if value is not None]
+    if not present:
+        return None
+    filled = [value if value is not None else 0.0 for value in values]
+    if how == "min":
+        return min(filled)
+    return max(filled) if how == "max" else sum(filled)
+
+
+def _sum(replica: dict[str, Any], selectors: list[str]) -> float | None:
+    found = [replica["sums"][text] for text in selectors if text in replica.get("sums", {})]
+    return sum(found) if found else None
+
+
+def _ratio(part: float | None, whole: float | None, metric: ScrapeMetric) -> float | None:
+    if part is None or whole is None or whole <= 0:
+        return None
+    share = (whole - part) / whole if metric.complement else part / whole
+    return share * metric.scale
+
+
+def _instant(replicas: list[dict[str, Any]], metric: ScrapeMetric) -> float | None:
+    if metric.gauge:
+        value = _across([_sum(r, [metric.gauge]) for r in replicas], metric.across)
+        return None if value is None else value * metric.scale
+    if metric.across == "sum":
+        return _ratio(_across([_sum(r, metric.of) for r in replicas], "sum"),
+                      _across([_sum(r, metric.to) for r in replicas], "sum"), metric)
+    return _across([_ratio(_sum(r, metric.of), _sum(r, metric.to), metric) for r in replicas], metric.across)
+
+
+def instant_values(raw: dict[str, Any], profile: MetricsProfile) -> dict[str, float | None]:
+    """What one scrape can tell: the gauges and ratios of gauges."""
     replicas = list(raw.values())
-    utilisation = [r["db_pool_in_use_connections"] / r["db_pool_max_connections"] * 100
-                   for r in replicas if r.get("db_pool_max_connections")]
-    active = sum(r.get("cfur_users_active", 0.0) for r in replicas)
-    crashed = sum(r.get("cfur_users_crashed", 0.0) for r in replicas)
-    has_cfur = any("cfur_users_active" in r for r in replicas)
-    return {
-        "pool_max": min(r.get("db_pool_max_connections", 0.0) for r in replicas),
-        "pool_min": min(r.get("db_pool_min_connections", 0.0) for r in replicas),
-        "pool_utilization_percent": max(utilisation) if utilisation else None,
-        # Crash-free users: users without a 5xx in the service's window, over every replica.
-        "cfur_percent": (active - crashed) / active * 100 if has_cfur and active > 0 else None,
-    }
+    return {name.value: _instant(replicas, metric) for name, metric in profile.scrape.items()
+            if not metric.counters and metric.quantile is None} if replicas else {}
 
 
 def _buckets(data: dict[str, float]) -> dict[float, float]:
     return {float(le): count for le, count in data.items()}
 
 
-def derive(previous: Sample | None, current: Sample) -> Sample:
+def _increase(now: dict[str, Any], before: dict[str, Any], text: str) -> float:
+    """A counter's increase; a replica that restarted (the counter fell) counts from zero."""
+    current = now.get("sums", {}).get(text, 0.0)
+    earlier = before.get("sums", {}).get(text, 0.0)
+    return current if current < earlier else current - earlier
+
+
+def derive(previous: Sample | None, current: Sample, profile: MetricsProfile) -> Sample:
     """The current sample with interval rates filled in from the previous one (None without traffic)."""
     if current.error:
         return current
     values: dict[str, float | None] = dict(current.values)
-    requests_delta = errors_delta = hits_delta = misses_delta = 0.0
-    latency: dict[float, float] = {}
-    wait: dict[float, float] = {}
-    queue_wait: dict[float, float] = {}
-    for url, now in current.raw.items():
-        before = (previous.raw.get(url) if previous and not previous.error else None) or {}
-        restarted = now["requests"] < before.get("requests", 0.0)
-        base_requests = 0.0 if restarted else before.get("requests", 0.0)
-        base_errors = 0.0 if restarted else before.get("errors", 0.0)
-        requests_delta += now["requests"] - base_requests
-        errors_delta += now["errors"] - base_errors
-        hits_delta += now.get("cache_hit", 0.0) - (0.0 if restarted else before.get("cache_hit", 0.0))
-        misses_delta += now.get("cache_miss", 0.0) - (0.0 if restarted else before.get("cache_miss", 0.0))
-        for target, key in ((latency, "latency"), (wait, "wait"), (queue_wait, "queue_wait")):
-            for bound, count in subtract(_buckets(now.get(key, {})), _buckets(before.get(key, {}))).items():
-                target[bound] = target.get(bound, 0.0) + count
-    p95 = quantile(0.95, latency)
-    p99 = quantile(0.99, latency)
-    wait_p95 = quantile(0.95, wait)
-    queue_p95 = quantile(0.95, queue_wait)
-    values.update({
-        "error_rate_percent": errors_delta / requests_delta * 100 if requests_delta > 0 else None,
-        "latency_p95_ms": p95 * 1000 if p95 is not None else None,
-        "latency_p99_ms": p99 * 1000 if p99 is not None else None,
-        "pool_wait_p95_ms": wait_p95 * 1000 if wait_p95 is not None else None,
-        "queue_wait_p95_ms": queue_p95 * 1000 if queue_p95 is not None else None,
-        "cache_hit_rate_percent": hits_delta / (hits_delta + misses_delta) * 100 if hits_delta + misses_delta > 0
-        else None,
-        "requests_in_interval": requests_delta,
-    })
+    pairs = [(now, (previous.raw.get(url) if previous and not previous.error else None) or {})
+             for url, now in current.raw.items()]
+    for name, metric in profile.scrape.items():
+        if metric.counters:
+            part = sum(_increase(now, before, text) for now, before in pairs for text in metric.of)
+            whole = sum(_increase(now, before, text) for now, before in pairs for text in metric.to)
+            values[name.value] = _ratio(part, whole, metric)
+        elif metric.quantile is not None:
+            merged: dict[float, float] = {}
+            for now, before in pairs:
+                later = _buckets(now.get("buckets", {}).get(metric.histogram, {}))
+                earlier = _buckets(before.get("buckets", {}).get(metric.histogram, {}))
+                for bound, count in subtract(later, earlier).items():
+                    merged[bound] = merged.get(bound, 0.0) + count
+            found = quantile(metric.quantile, merged)
+            values[name.value] = None if found is None else found * metric.scale
+    if profile.requests:
+        values[REQUESTS] = sum(_increase(now, before, profile.requests) for now, before in pairs)
     return Sample(current.taken_at, current.source, values, current.raw, current.error)
+
+
+def metrics_profile(run: Any) -> MetricsProfile:
+    """The plan's metrics profile; none declared measures nothing (never a guessed metric name)."""
+    profile = run.spec.plan.target_profile
+    return profile.metrics if profile is not None and profile.metrics is not None else MetricsProfile()
 
 
 def target_scrape(run: Any, params: Any, previous: Sample | None) -> Sample:
@@ -135,5 +165,6 @@ def target_scrape(run: Any, params: Any, previous: Sample | None) -> Sample:
     from include.launch.plugins.target import Target
 
     target = Target.from_connection(run.spec.plan.connections.target_api)
-    current = scrape(target.replicas, timeout=target.timeout)
-    return current if previous is None else derive(previous, current)
+    profile = metrics_profile(run)
+    current = scrape(target.replicas, profile, timeout=target.timeout)
+    return current if previous is None else derive(previous, current, profile)
