@@ -96,7 +96,7 @@ def test_ui_session_cookie_is_accepted(approvals: ApprovalClient, shipped_plans:
 
 def test_launches_listed(approvals: ApprovalClient, shipped_plans: None) -> None:
     launches = get(approvals, "/launch/api/launches").json()["launches"]
-    assert {item["launch_id"] for item in launches} == {"accubooks", "reconciliation"}
+    assert {item["launch_id"] for item in launches} == {"accubooks", "reconciliation", "queueworker"}
     accubooks = next(item for item in launches if item["launch_id"] == "accubooks")
     assert accubooks["board_url"] == "/launch/board/accubooks" and accubooks["api_url"] == BOARD
 

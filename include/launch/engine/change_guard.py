@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from include.launch.core.vocabulary import Outcome
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.plugins.changes.catalog import settings_change_kinds
-from include.launch.plugins.checks.health import field
+from include.launch.plugins.checks.health import read_version
 from include.launch.plugins.target import Target
 from include.launch.spec.effective import change_params
 
@@ -55,12 +55,10 @@ def read_versions(run: PhaseRun) -> dict[str, str]:
     path = profile.health.path
     for url in target.replicas:
         try:
-            response = requests.get(f"{url}{path}", timeout=target.timeout)
-            value = (response.headers.get(source.header) if source.header
-                     else field(response.json(), source.health_field))
+            value = read_version(url, profile, target.timeout)
         except (requests.RequestException, ValueError) as exc:
             raise AirflowFailException(f"{url}{path}: the version ({where}) cannot be read: {exc}") from None
-        if value in (None, ""):
+        if not value:
             raise AirflowFailException(f"{url}{path} tells no version ({where})")
         versions[url] = str(value)
     return versions

@@ -22,10 +22,13 @@ _PLACEHOLDER = re.compile(r"\{([^}]*)\}")
 
 class TargetVersion(Model):
     """How the launched service tells its version, on its health endpoint: ``health_field`` (a key
-    of the health JSON, dotted for a nested one) or ``header`` (a response header); exactly one."""
+    of the health JSON, dotted for a nested one) or ``header`` (a response header); exactly one.
+    setting: the env setting that selects the version a replica runs (what a canary release
+    writes); a settings change may not name it unless the profile lists it."""
 
     health_field: str = ""
     header: str = ""
+    setting: str = ""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TargetVersion:

@@ -10,11 +10,17 @@ from include.launch.plan.models import Plan
 from include.launch.plugins.changes.catalog import SettingsChangeParams, settings_change_kinds
 
 LOADS = frozenset({"synthetic_load"})  # check kinds that send the profile's routes
+RELEASES = frozenset({"canary_traffic_shift"})  # change kinds that deploy a version
 
 
 def target_problems(plan: Plan) -> list[str]:
     problems: list[str] = []
     for index, phase in enumerate(plan.phases):
+        version = plan.target_profile.version if plan.target_profile is not None else None
+        if phase.change is not None and phase.change.kind in RELEASES and (
+                version is None or not version.header or not version.setting):
+            problems.append(f"phases[{index}].change: a {phase.change.kind!r} release needs target_profile.version."
+                            "header (how a response tells its version) and .setting (what deploys one)")
         for group in ("pre_checks", "verify"):
             for position, check in enumerate(getattr(phase, group)):
                 if check.kind in LOADS and (plan.target_profile is None or plan.target_profile.load is None):

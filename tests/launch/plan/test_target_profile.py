@@ -157,6 +157,12 @@ def test_database_capacity_must_name_the_setting_that_sizes_the_pool(tmp_path: A
     assert "phases[0].pre_checks[3].params.pool_max_setting: Field required" in problems, problems
 
 
+def test_a_canary_needs_to_know_how_a_version_is_told_and_deployed(tmp_path: Any) -> None:
+    problems = plan_with(tmp_path, lambda d: d["target_profile"]["version"].pop("setting"), name="reconciliation")
+    assert problems == ["phases[1].change: a 'canary_traffic_shift' release needs target_profile.version.header "
+                        "(how a response tells its version) and .setting (what deploys one)"], problems
+
+
 def test_every_shipped_plan_declares_the_metrics_its_scrapes_provide() -> None:
     for name in ("accubooks", "reconciliation", "queueworker"):
         plan = load_plan(name)

@@ -7,11 +7,14 @@ Everything about the target comes from its connection's extra:
 - ``proxy``: ``url``, ``upstream_file`` (the ``upstream app { ... }`` block this applier writes),
   ``reload_command`` (argv; tests the config, then reloads: nginx ``-t && -s reload``);
 - ``groups.stable`` / ``groups.canary``: ``replicas`` (URLs), ``env_file``, ``restart_command``
-  (argv with ``{index}``): a version is deployed by writing ``APP_VERSION`` and restarting;
+  (argv with ``{index}``): a version is deployed by writing the target profile's
+  ``version.setting`` and restarting;
 - ``releases_file``: JSON ``{"known_good": [...]}``, the versions kept for rollback.
 
-Analysis uses the phase's rollback triggers on the canary group's own metrics (CFUR, p95, error
-rate), so a bad version is caught on the share of traffic it gets. The stable group keeps running
+Which version answers is read where the target profile says (``version.header``: the proxy's
+responses tell it per request). Analysis uses the phase's rollback triggers on the canary group's
+own metrics (crash-free users, p95, error rate), so a bad version is caught on the share of
+traffic it gets. The stable group keeps running
 at 100 %: rollback is a proxy reload, verified by probing through the proxy.
 """
 
@@ -30,6 +33,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from include.launch.core.config_files import config_file, write_config
 from include.launch.evidence.runtime import PhaseRun
+from include.launch.plan.profile import TargetProfile
 from include.launch.plugins.changes.catalog import CanaryParams
 from include.launch.plugins.changes.env_file import read_env, render_env
 
@@ -62,12 +66,17 @@ class Topology:
     stable: Group
     canary: Group
     releases_file: Any | None
+    profile: TargetProfile
 
     @classmethod
     def from_run(cls, run: PhaseRun) -> Topology:
         from include.launch.plugins.checks.service_probe import target_extra
 
         extra = target_extra(run)
+        profile = run.spec.plan.target_profile
+        if profile is None or not profile.version.header or not profile.version.setting:
+            raise AirflowFailException("target_profile.version needs header (how a response tells its version) and "
+                                       "setting (the env setting that deploys one) for a canary")
         proxy, groups = extra.get("proxy") or {}, extra.get("groups") or {}
         if not proxy.get("url") or not proxy.get("upstream_file") or not proxy.get("reload_command"):
             raise AirflowFailException("target connection: extra.proxy needs url, upstream_file and reload_command")
@@ -75,7 +84,7 @@ class Topology:
                    [str(p) for p in proxy["reload_command"]],
                    Group.from_extra(groups.get("stable") or {}, "stable"),
                    Group.from_extra(groups.get("canary") or {}, "canary"),
-                   config_file(extra["releases_file"]) if extra.get("releases_file") else None)
+                   config_file(extra["releases_file"]) if extra.get("releases_file") else None, profile)
 
 
 def upstream_block(stable: list[str], canary: list[str], percent: int, note: str) -> str:
@@ -94,12 +103,13 @@ class CanaryApplier:
     # -- contract ---------------------------------------------------------------------------
     def snapshot(self, run: PhaseRun) -> dict[str, Any]:
         topo = Topology.from_run(run)
-        stable_versions = sorted({self._version(url) for url in topo.stable.replicas})
+        stable_versions = sorted({self._version(topo, url) for url in topo.stable.replicas})
         if len(stable_versions) != 1:
             raise AirflowFailException(f"the stable group runs {stable_versions}: not one known-good version")
         known_good = self._known_good(topo)
         snapshot = {"upstream": topo.upstream_file.read_text(), "stable_version": stable_versions[0],
-                    "canary_env": read_env(config_file(topo.canary.env_file)).get("APP_VERSION") if topo.canary.env_file
+                    "canary_env": read_env(config_file(topo.canary.env_file)).get(topo.profile.version.setting)
+                    if topo.canary.env_file
                     else None, "known_good": known_good, "shares": self._shares(topo)}
         run.evidence.write_json("pre_change_traffic.json", snapshot, replace=True)
         if len(known_good) < self.params.stable_versions_kept:
@@ -155,7 +165,7 @@ class CanaryApplier:
         if not group.env_file or not group.restart_command:
             raise AirflowFailException("extra.groups.canary needs env_file and restart_command to deploy")
         path = config_file(group.env_file)
-        write_config(path, render_env(path, {"APP_VERSION": version}))
+        write_config(path, render_env(path, {topo.profile.version.setting: version}))
         for index, url in enumerate(group.replicas):
             command = [part.format(index=index) for part in group.restart_command]
             self._note(f"deploy {version} to canary replica {index} ({url})")
@@ -165,7 +175,7 @@ class CanaryApplier:
                 raise AirflowFailException(f"canary replica {index}: restart exited {result.returncode}: "
                                            f"{result.stderr.strip()[-300:]}")
             deadline = time.monotonic() + self.params.health_timeout_seconds
-            while self._version(url) != version:
+            while self._version(topo, url) != version:
                 if time.monotonic() > deadline:
                     raise AirflowFailException(f"canary replica {index} does not report {version}")
                 time.sleep(0.3)
@@ -226,20 +236,23 @@ class CanaryApplier:
                                        f"{percent} % (shares {shares}; stable {stable})")
 
     def _shares(self, topo: Topology, probes: int = PROBES) -> dict[str, int]:
-        """Versions answering ``probes`` fresh requests through the proxy (X-App-Version)."""
+        """Versions answering ``probes`` fresh requests through the proxy (the profile's version header)."""
+        from include.launch.plugins.checks.health import read_version
+
         counts: Counter[str] = Counter()
         for _ in range(probes):
             try:
-                response = requests.get(f"{topo.proxy_url}/health", timeout=5, headers={"Connection": "close"})
-                counts[response.headers.get("X-App-Version", "unknown")] += 1
-            except requests.RequestException as exc:
+                counts[read_version(topo.proxy_url, topo.profile) or "unknown"] += 1
+            except (requests.RequestException, ValueError) as exc:
                 counts[type(exc).__name__] += 1
         return dict(counts)
 
     @staticmethod
-    def _version(url: str) -> str:
+    def _version(topo: Topology, url: str) -> str:
+        from include.launch.plugins.checks.health import read_version
+
         try:
-            return str(requests.get(f"{url}/health", timeout=5).json().get("version", ""))
+            return read_version(url, topo.profile)
         except (requests.RequestException, ValueError):
             return ""
 

@@ -9,7 +9,7 @@ import requests
 
 from include.launch.core.vocabulary import Outcome
 from include.launch.evidence.runtime import PhaseRun
-from include.launch.plan.profile import HealthProfile
+from include.launch.plan.profile import HealthProfile, TargetProfile
 from include.launch.plugins.checks.base import CheckResult
 from include.launch.plugins.checks.catalog import NoParams
 from include.launch.plugins.target import Target
@@ -78,6 +78,16 @@ def shown(state: dict[str, Any], profile: HealthProfile) -> dict[str, Any]:
     fields = profile.shown or [profile.healthy_field]
     return {**{dotted: field(state, dotted) for dotted in fields}, "http_status": state.get("http_status"),
             "settings": running_settings(state, profile)}
+
+
+def read_version(url: str, profile: TargetProfile, timeout: float = 5.0) -> str:
+    """The version one replica (or a proxy) tells, where the profile says: "" when it tells none.
+    Raises requests' errors (and ValueError for a body that is not JSON) for the caller to name."""
+    response = requests.get(f"{url}{profile.health.path}", timeout=timeout, headers={"Connection": "close"})
+    if profile.version.header:
+        return str(response.headers.get(profile.version.header) or "")
+    value = field(response.json(), profile.version.health_field)
+    return "" if value is None else str(value)
 
 
 def health_endpoints(run: PhaseRun, params: NoParams) -> CheckResult:
