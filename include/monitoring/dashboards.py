@@ -1,6 +1,6 @@
-"""Three Grafana dashboards as JSON: executive overview, operations, business metrics.
+"""Grafana dashboards as JSON, drawn from the target profile's ``monitoring.dashboards``.
 
-Panels use the same PromQL as the alert rules (include.monitoring.promql), so a number on a
+A metric panel uses the same PromQL as the alert rules (``Plan.promql()``), so a number on a
 dashboard and the alert it explains never disagree. ``$__rate_interval`` is Grafana's own window;
 the verify check substitutes the Prometheus rate window to see that every panel has data.
 """
@@ -9,78 +9,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from include.launch.core.vocabulary import Metric
+from include.launch.plan.models import Plan
+from include.launch.plan.profile import Panel
 from include.monitoring import promql
 
 RATE = "$__rate_interval"
-TITLES = {"executive_overview": "Executive overview", "operations": "Operations",
-          "business_metrics": "Business metrics"}
 
 
-def _m(metric: Metric) -> str:
-    return promql.EXPRESSIONS[metric].replace(promql.WINDOW, RATE)
+def panel_template(plan: Plan, panel: Panel) -> str:
+    """A panel's PromQL with Grafana's own rate window; a metric panel uses its alert's template."""
+    template = plan.promql()[panel.metric] if panel.metric is not None else panel.expr
+    return template.replace(promql.WINDOW, RATE)
 
 
-def _q(text: str) -> str:
-    return text.replace("$window", RATE)
-
-
-# name -> [(panel title, unit, expression template with $selector)]
-PANELS: dict[str, list[tuple[str, str, str]]] = {
-    "executive_overview": [
-        ("Error rate (%)", "percent", _m(Metric.ERROR_RATE_PERCENT)),
-        ("API latency p95 (ms)", "ms", _m(Metric.LATENCY_P95_MS)),
-        ("Uptime (%)", "percent", _m(Metric.UPTIME_PERCENT)),
-        ("Requests per second", "reqps", _q("sum(rate(http_requests_total{$selector}[$window]))")),
-        ("Firing alerts by severity", "short", 'count by (severity) (ALERTS{alertstate="firing"}) or vector(0)'),
-    ],
-    "operations": [
-        ("API latency p95 (ms)", "ms", _m(Metric.LATENCY_P95_MS)),
-        ("API latency p99 (ms)", "ms", _m(Metric.LATENCY_P99_MS)),
-        ("5xx by route", "reqps", _q("sum by (route) (rate(http_errors_total{$selector}[$window])) or vector(0)")),
-        ("Pool in use / max", "short",
-         "sum(db_pool_in_use_connections{$selector}) / clamp_min(sum(db_pool_max_connections{$selector}), 1)"),
-        ("Pool utilization (%)", "percent", _m(Metric.POOL_UTILIZATION_PERCENT)),
-        ("Pool wait p95 (ms)", "ms", _m(Metric.POOL_WAIT_P95_MS)),
-        ("DB query p95 by group (ms)", "ms", _q("1000 * histogram_quantile(0.95, sum by (le, query_group) "
-                                               "(rate(db_query_duration_seconds_bucket{$selector}[$window])))")),
-        ("Cache hit rate (%)", "percent", _m(Metric.CACHE_HIT_RATE_PERCENT)),
-        ("Forecast queue depth", "short", "sum(forecast_queue_depth{$selector})"),
-        ("Forecast queue wait p95 (s)", "s", _q("histogram_quantile(0.95, sum by (le) "
-                                                "(rate(forecast_queue_wait_seconds_bucket{$selector}[$window])))")),
-        ("Jobs running", "short", "sum(jobs_running_total{$selector})"),
-        ("Targets up", "short", "sum by (job) (up)"),
-        ("Rule evaluation failures", "short",
-         _q('sum(increase(prometheus_rule_evaluation_failures_total{job="prometheus"}[$window]))')),
-    ],
-    "business_metrics": [
-        ("Business requests by route", "reqps",
-         _q("sum by (route) (rate(http_requests_total{$selector}[$window]))")),
-        ("Forecast jobs completed per second", "ops",
-         _q('sum(rate(job_duration_seconds_count{$selector,type="forecast"}[$window]))')),
-        ("Forecast job duration p95 (s)", "s", _q("histogram_quantile(0.95, sum by (le) "
-                                                  "(rate(job_duration_seconds_bucket{$selector}[$window])))")),
-        ("Failed jobs", "short", "sum(jobs_failed_total{$selector})"),
-        ("Cache hits / misses", "short",
-         "sum(cache_hit_total{$selector}) / clamp_min(sum(cache_miss_total{$selector}), 1)"),
-        ("Rejected admin tokens", "short", "sum(auth_failures_total{$selector})"),
-    ],
-}
-
-
-def dashboard(name: str, job: str) -> dict[str, Any]:
-    """One dashboard in Grafana's JSON model (schemaVersion 39), ready for the HTTP API or provisioning."""
+def dashboard(plan: Plan, name: str) -> dict[str, Any]:
+    """One dashboard of the plan's target profile in Grafana's JSON model (schemaVersion 39), ready
+    for the HTTP API or provisioning; a name the profile does not define is a KeyError naming it."""
+    job = plan.launch.id
+    boards = plan.target_profile.monitoring.dashboards if plan.target_profile is not None else {}
+    if name not in boards:
+        raise KeyError(f"target_profile.monitoring.dashboards has no {name!r} (it has {sorted(boards) or 'none'})")
+    board = boards[name]
     panels = []
-    for index, (title, unit, template) in enumerate(PANELS[name]):
+    for index, panel in enumerate(board.panels):
         panels.append({
-            "id": index + 1, "type": "timeseries", "title": title,
+            "id": index + 1, "type": "timeseries", "title": panel.title,
             "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
             "datasource": {"type": "prometheus", "uid": "${datasource}"},
-            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-            "targets": [{"refId": "A", "expr": template.replace(promql.SELECTOR, promql.selector(job))}],
+            "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+            "targets": [{"refId": "A", "expr": panel_template(plan, panel).replace(promql.SELECTOR,
+                                                                                  promql.selector(job))}],
         })
     return {
-        "uid": f"{job}-{name}".replace("_", "-")[:40], "title": f"{job}: {TITLES[name]}",
+        "uid": f"{job}-{name}".replace("_", "-")[:40], "title": f"{job}: {board.title}",
         "tags": ["launch", job], "timezone": "utc", "schemaVersion": 39, "version": 1, "refresh": "30s",
         "time": {"from": "now-6h", "to": "now"},
         "templating": {"list": [{"name": "datasource", "type": "datasource", "query": "prometheus"}]},
@@ -92,8 +53,14 @@ def expressions(document: dict[str, Any]) -> list[str]:
     return [target["expr"] for panel in document.get("panels", []) for target in panel.get("targets", [])]
 
 
-def missing_metrics(documents: list[dict[str, Any]]) -> list[str]:
+def required_metric_names(plan: Plan) -> list[str]:
+    """The series the target profile says must have data, every area."""
+    required = plan.target_profile.monitoring.required_metrics if plan.target_profile is not None else {}
+    return [name for names in required.values() for name in names]
+
+
+def missing_metrics(plan: Plan, documents: list[dict[str, Any]]) -> list[str]:
     """Required metrics no panel of these dashboards shows (the dashboards must cover them all)."""
     text = "\n".join(expr for document in documents for expr in expressions(document))
-    names = [n.removesuffix("_bucket") for n in promql.required_metric_names()]
+    names = [n.removesuffix("_bucket") for n in required_metric_names(plan)]
     return [name for name in names if name not in text]

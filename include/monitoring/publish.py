@@ -28,7 +28,7 @@ def dashboards_dir(plan: Plan) -> Path:
 
 
 def render_dashboards(plan: Plan, names: list[str]) -> dict[str, dict[str, Any]]:
-    return {name: dashboard(name, plan.launch.id) for name in names}
+    return {name: dashboard(plan, name) for name in names}
 
 
 def publish(plan: Plan, settings: MonitoringSettings, names: list[str]) -> dict[str, Any]:

@@ -95,9 +95,9 @@ def _camel(metric: Metric) -> str:
     return "".join(w.upper() if w in ("db", "p95", "p99", "cfur") else w.capitalize() for w in words)
 
 
-def _rule(metric: Metric, op: Comparison, threshold: float, severity: Severity, minutes: float, source: str,
-          job: str, window: str) -> AlertRule | None:
-    template = promql.expression(metric, job, window)
+def _rule(plan: Plan, metric: Metric, op: Comparison, threshold: float, severity: Severity, minutes: float,
+          source: str, job: str, window: str) -> AlertRule | None:
+    template = promql.expression(plan.promql(), metric, job, window)
     if template is None or op is Comparison.EQ:
         return None
     unit = metric.unit.value
@@ -137,7 +137,7 @@ def build_rules(plan: Plan, job: str, window: str) -> RuleSet:
     for phase in plan.phases:
         for trigger in phase.rollback_triggers:
             add((trigger.metric, trigger.severity),
-                _rule(trigger.metric, trigger.op, trigger.threshold, trigger.severity,
+                _rule(plan, trigger.metric, trigger.op, trigger.threshold, trigger.severity,
                       trigger.sustained_minutes or DEFAULT_FOR_MINUTES, f"rollback trigger of {phase.id}: {trigger}",
                       job, window), f"{phase.id} trigger {trigger}")
     for incident in plan.incidents:
@@ -155,14 +155,14 @@ def build_rules(plan: Plan, job: str, window: str) -> RuleSet:
                 continue
             metric, op, threshold, minutes = parsed
             add((metric, incident.severity),
-                _rule(metric, op, threshold, incident.severity, minutes or DEFAULT_FOR_MINUTES,
+                _rule(plan, metric, op, threshold, incident.severity, minutes or DEFAULT_FOR_MINUTES,
                       f"incident rule {incident.severity.value}: {text}", job, window),
                 f"{incident.severity.value}: {text}")
     for phase in plan.phases:
         for criterion in phase.success_criteria:
             add((criterion.metric, Severity.P2),
-                _rule(criterion.metric, negate(criterion.op), criterion.threshold, Severity.P2, WARNING_FOR_MINUTES,
-                      f"success criterion of {phase.id}: {criterion}", job, window),
+                _rule(plan, criterion.metric, negate(criterion.op), criterion.threshold, Severity.P2,
+                      WARNING_FOR_MINUTES, f"success criterion of {phase.id}: {criterion}", job, window),
                 f"{phase.id} criterion {criterion}")
     return RuleSet(list(rules.values()), sorted(set(skipped)))
 

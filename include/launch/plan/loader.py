@@ -173,7 +173,7 @@ def semantic_problems(plan: Plan) -> list[str]:
             problems.append(f"{where}.requires: {phase.requires!r} is not an earlier phase (earlier: {earlier})")
         seen_ids[phase.id] = index
         seen_dags.add(phase.dag_id)
-        problems.extend(_phase_problems(where, phase, plan.scraped_metrics()))
+        problems.extend(_phase_problems(where, phase, plan))
     watched = [f"phases[{i}]" for i, phase in enumerate(plan.phases) if phase.rollback is not None]
     if watched and not plan.connections.pager:
         problems.append(f"connections.pager: {', '.join(watched)} roll back and watch the service after it; a breach "
@@ -211,7 +211,7 @@ def semantic_problems(plan: Plan) -> list[str]:
     return problems
 
 
-def _phase_problems(where: str, phase: Phase, scraped: frozenset[str]) -> list[str]:
+def _phase_problems(where: str, phase: Phase, plan: Plan) -> list[str]:
     problems: list[str] = []
     task_names: set[str] = set()
     groups: list[tuple[str, list[PluginSpec], Registry]] = [
@@ -248,7 +248,7 @@ def _phase_problems(where: str, phase: Phase, scraped: frozenset[str]) -> list[s
                         f"rolls nothing back (required_roles {phase.approval.required_roles}); remove them or give "
                         "them a duty")
     problems.extend(_rollback_problems(where, phase))
-    problems.extend(_coverage_problems(where, phase, scraped))
+    problems.extend(_coverage_problems(where, phase, plan))
     if phase.change is not None and phase.rollback_triggers and phase.rollback is None:
         problems.append(f"{where}.rollback: required when a phase has a change and rollback triggers")
     if phase.soak is not None and not (phase.success_criteria or phase.rollback_triggers):
@@ -256,16 +256,17 @@ def _phase_problems(where: str, phase: Phase, scraped: frozenset[str]) -> list[s
     return problems
 
 
-def _coverage_problems(where: str, phase: Phase, scraped: frozenset[str]) -> list[str]:
+def _coverage_problems(where: str, phase: Phase, plan: Plan) -> list[str]:
     """Every metric the soak or a metric gate of this phase judges must come from one of its sources
-    (a ``target_scrape`` measures what the target profile computes: ``scraped``)."""
+    (what the target profile computes: from a scrape, or in PromQL)."""
     provided = set(ENGINE_DERIVED)
     for source in phase.metric_sources:
         if source.when_unavailable != "fail":
             return [f"{where}.metric_sources: when_unavailable belongs to checks; a source that cannot be read "
                     "makes its sample an error"]
         try:
-            provided |= provided_by(source.kind, source.typed_params(SOURCES), scraped)
+            provided |= provided_by(source.kind, source.typed_params(SOURCES), plan.scraped_metrics(),
+                                    plan.promql_metrics())
         except (ConfigurationError, ValidationError):
             return []  # the source itself is refused above, with its path
     kinds = ", ".join(source.kind for source in phase.metric_sources)

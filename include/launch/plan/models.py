@@ -395,6 +395,17 @@ class Plan(Model):
         metrics = self.target_profile.metrics if self.target_profile is not None else None
         return frozenset(name.value for name in metrics.scrape) if metrics is not None else frozenset()
 
+    def promql(self) -> dict[Metric, str]:
+        """Every PromQL template this launch's Prometheus answers: Prometheus' own (uptime from
+        ``up``) and the target profile's."""
+        from include.monitoring.promql import GENERIC
+
+        own = self.target_profile.monitoring.promql if self.target_profile is not None else {}
+        return {**GENERIC, **own}
+
+    def promql_metrics(self) -> frozenset[str]:
+        return frozenset(metric.value for metric in self.promql())
+
     def phase(self, phase_id: str) -> Phase:
         for phase in self.phases:
             if phase.id == phase_id:

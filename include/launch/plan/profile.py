@@ -162,6 +162,52 @@ class MetricsProfile(Model):
         return _selectors([value])[0] if value else value
 
 
+class Panel(Model):
+    """One dashboard panel: title, unit (Grafana's: percent, ms, s, short, reqps, ops) and either
+    ``metric`` (the vocabulary metric, drawn with the same PromQL as its alert) or ``expr`` (PromQL
+    with ``$selector`` for the launch's scrape job and ``$window`` for the rate window)."""
+
+    title: str = Field(min_length=1)
+    unit: str = "short"
+    metric: Metric | None = None
+    expr: str = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Panel:
+        if (self.metric is None) == (not self.expr):
+            raise ValueError(f"panel {self.title!r}: name exactly one of metric or expr")
+        return self
+
+
+class Dashboard(Model):
+    title: str = Field(min_length=1)
+    panels: list[Panel] = Field(min_length=1)
+
+
+class MonitoringProfile(Model):
+    """What Prometheus and Grafana see of the service, for the monitoring phase and every
+    ``prometheus`` source. promql: vocabulary metric -> PromQL template in the metric's unit
+    (``$selector``, ``$window``); the alert rules, dashboards, gates and daily figures all read it.
+    required_metrics: series that must have data, by area (``api: [http_requests_total]``).
+    dashboards: name -> its panels (the monitoring install names which ones it provisions)."""
+
+    promql: dict[Metric, str] = Field(default_factory=dict)
+    required_metrics: dict[str, list[str]] = Field(default_factory=dict)
+    dashboards: dict[str, Dashboard] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _templates_scoped(self) -> MonitoringProfile:
+        unscoped = sorted(metric.value for metric, template in self.promql.items() if "$selector" not in template)
+        if unscoped:
+            raise ValueError(f"promql for {unscoped} does not use $selector: it would read every job's series")
+        unknown = sorted({panel.metric.value for board in self.dashboards.values() for panel in board.panels
+                          if panel.metric is not None and panel.metric not in self.promql
+                          and panel.metric is not Metric.UPTIME_PERCENT})
+        if unknown:
+            raise ValueError(f"dashboard panels draw {unknown}, which promql does not define")
+        return self
+
+
 class SettingRule(Model):
     """min: the smallest value a setting may take; at_most: another setting it may not exceed
     (a pool's minimum and its maximum)."""
@@ -178,7 +224,7 @@ class TargetProfile(Model):
     setting_rules: bounds on those settings, checked by ``plan check`` and on every trigger form.
     version: where the service tells its version; a settings phase records it before and after
     its change, and a version that moved fails the phase unless the phase says ``release: true``.
-    health, load, metrics: how the service is probed, loaded and measured (above)."""
+    health, load, metrics, monitoring: how the service is probed, loaded and measured (above)."""
 
     settings: list[str] = Field(default_factory=list)
     setting_rules: dict[str, SettingRule] = Field(default_factory=dict)
@@ -186,6 +232,7 @@ class TargetProfile(Model):
     health: HealthProfile = HealthProfile()
     load: LoadProfile | None = None
     metrics: MetricsProfile | None = None
+    monitoring: MonitoringProfile = MonitoringProfile()
 
     @model_validator(mode="after")
     def _rules_name_settings(self) -> TargetProfile:

@@ -21,6 +21,12 @@ def target_problems(plan: Plan) -> list[str]:
                 version is None or not version.header or not version.setting):
             problems.append(f"phases[{index}].change: a {phase.change.kind!r} release needs target_profile.version."
                             "header (how a response tells its version) and .setting (what deploys one)")
+        boards = plan.target_profile.monitoring.dashboards if plan.target_profile is not None else {}
+        if phase.change is not None and phase.change.kind == "monitoring_install":
+            named = phase.change.params.get("dashboards") or []
+            problems += [f"phases[{index}].change.params.dashboards: {name!r} is not a dashboard of "
+                         f"target_profile.monitoring.dashboards ({', '.join(sorted(boards)) or 'none'})"
+                         for name in named if name not in boards]
         for group in ("pre_checks", "verify"):
             for position, check in enumerate(getattr(phase, group)):
                 if check.kind in LOADS and (plan.target_profile is None or plan.target_profile.load is None):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -99,7 +100,8 @@ def prometheus_url(run: PhaseRun) -> str | None:
     return optional_http_url(run.spec.plan.connections.prometheus, 9090)
 
 
-def from_prometheus(base: str, job: str, metrics: set[str], day_start: datetime) -> dict[str, Any]:
+def from_prometheus(base: str, job: str, metrics: set[str], day_start: datetime,
+                    templates: Mapping[Metric, str]) -> dict[str, Any]:
     """Each metric over the day (up to now for today), evaluated at the end of the interval."""
     from include.monitoring import promql
     from include.monitoring.client import first_value
@@ -108,7 +110,7 @@ def from_prometheus(base: str, job: str, metrics: set[str], day_start: datetime)
     seconds = max(int((end - day_start).total_seconds()), 60)
     values: dict[str, float | None] = {}
     for name in sorted(metrics):
-        expression = promql.expression(Metric(name), job, f"{seconds}s")
+        expression = promql.expression(templates, Metric(name), job, f"{seconds}s")
         if expression is None:
             values[name] = None
             continue
@@ -157,7 +159,7 @@ def platform_metrics(spec: ScorecardSpec, context: Any) -> dict[str, Any]:
         if not wanted:
             out[entry["date"]] = {"source": "none", "values": {}}
         elif base is not None:
-            out[entry["date"]] = from_prometheus(base, spec.launch_id, wanted, start)
+            out[entry["date"]] = from_prometheus(base, spec.launch_id, wanted, start, run.spec.plan.promql())
         elif entry["today"]:
             previous = _read_doc(run, start.date() - timedelta(days=1))
             raw = ((previous or {}).get("platform") or {}).get("raw")

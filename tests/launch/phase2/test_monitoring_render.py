@@ -57,8 +57,10 @@ def test_routing_p0_pages_and_slacks_without_the_webhook_in_the_file(tmp_path: P
 
 
 def test_dashboards_cover_every_required_metric() -> None:
-    boards = [dashboards.dashboard(name, "accubooks") for name in dashboards.TITLES]
-    assert dashboards.missing_metrics(boards) == []
+    plan = load_plan("accubooks")
+    assert plan.target_profile is not None
+    boards = [dashboards.dashboard(plan, name) for name in plan.target_profile.monitoring.dashboards]
+    assert len(boards) == 3 and dashboards.missing_metrics(plan, boards) == []
     assert all(board["panels"] for board in boards)
 
 

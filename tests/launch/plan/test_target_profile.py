@@ -163,6 +163,23 @@ def test_a_canary_needs_to_know_how_a_version_is_told_and_deployed(tmp_path: Any
                         "(how a response tells its version) and .setting (what deploys one)"], problems
 
 
+def test_a_dashboard_the_profile_does_not_draw_is_refused(tmp_path: Any) -> None:
+    problems = plan_with(tmp_path, lambda d: d["target_profile"]["monitoring"]["dashboards"].pop("operations"),
+                         name="accubooks")
+    assert problems == ["phases[1].change.params.dashboards: 'operations' is not a dashboard of "
+                        "target_profile.monitoring.dashboards (business_metrics, executive_overview)"], problems
+
+
+@pytest.mark.parametrize(("edit", "reason"), [
+    (lambda m: m["promql"].update(latency_p95_ms="histogram_quantile(0.95, rate(x_bucket[$window]))"),
+     "promql for ['latency_p95_ms'] does not use $selector"),
+    (lambda m: m["promql"].pop("pool_wait_p95_ms"), "dashboard panels draw ['pool_wait_p95_ms'], which promql does"),
+], ids=["unscoped_template", "panel_without_template"])
+def test_monitoring_the_engine_could_not_render_is_refused(tmp_path: Any, edit: Any, reason: str) -> None:
+    problems = plan_with(tmp_path, lambda d: edit(d["target_profile"]["monitoring"]), name="accubooks")
+    assert any(reason in problem for problem in problems), problems
+
+
 def test_every_shipped_plan_declares_the_metrics_its_scrapes_provide() -> None:
     for name in ("accubooks", "reconciliation", "queueworker"):
         plan = load_plan(name)

@@ -52,7 +52,7 @@ def monitoring_config_valid(run: PhaseRun, params: NoParams) -> CheckResult:
         write_files({alertmanager_dir / SLACK_SECRET: "https://placeholder.invalid/\n"})
         results = validate(prometheus_dir, alertmanager_dir, bundle)
         uncovered = dashboards.missing_metrics(
-            [dashboards.dashboard(name, run.spec.launch_id) for name in _install_params(run).dashboards])
+            run.spec.plan, [dashboards.dashboard(run.spec.plan, name) for name in _install_params(run).dashboards])
     reachable = {}
     for name, url in (("prometheus", settings.prometheus_url), ("alertmanager", settings.alertmanager_url)):
         try:
@@ -86,8 +86,9 @@ def monitoring_live(run: PhaseRun, params: NoParams) -> CheckResult:
 
 def _install_params(run: PhaseRun) -> MonitoringInstallParams:
     change = run.spec.change_params
-    return change if isinstance(change, MonitoringInstallParams) else MonitoringInstallParams(
-        dashboards=list(dashboards.TITLES))
+    profile = run.spec.plan.target_profile
+    every = sorted(profile.monitoring.dashboards) if profile is not None else []
+    return change if isinstance(change, MonitoringInstallParams) else MonitoringInstallParams(dashboards=every)
 
 
 def _verify_live(run: PhaseRun, settings: MonitoringSettings) -> CheckResult:
@@ -107,7 +108,7 @@ def _verify_live(run: PhaseRun, settings: MonitoringSettings) -> CheckResult:
     evidence.append(run.evidence.write_json("targets_up.json", targets))
     problems += targets["problems"]
 
-    metrics = _until(deadline, lambda: _metrics_state(settings, run.spec.launch_id), lambda m: not m["problems"])
+    metrics = _until(deadline, lambda: _metrics_state(run, settings), lambda m: not m["problems"])
     evidence.append(run.evidence.write_json("metrics_present.json", metrics))
     problems += metrics["problems"]
 
@@ -200,9 +201,11 @@ def _targets_state(settings: MonitoringSettings, expected: dict[str, list[str]])
             "problems": problems}
 
 
-def _metrics_state(settings: MonitoringSettings, job: str) -> dict[str, Any]:
+def _metrics_state(run: PhaseRun, settings: MonitoringSettings) -> dict[str, Any]:
+    job = run.spec.launch_id
+    profile = run.spec.plan.target_profile
     found = {}
-    for area, names in promql.REQUIRED_METRICS.items():
+    for area, names in (profile.monitoring.required_metrics if profile is not None else {}).items():
         for name in names:
             series = client.query(settings.prometheus_url, f"count({name}{{{promql.selector(job)}}})")
             found[name] = {"area": area, "series": int(float(series[0]["value"][1])) if series else 0}
@@ -260,7 +263,7 @@ def _dashboards_state(run: PhaseRun, settings: MonitoringSettings, names: list[s
             problems.append(f"dashboard {name} shows no data")
         report[name] = {"valid": True, "uid": document.get("uid"), "title": document.get("title"),
                         "panels": panels, "panels_with_data": with_data}
-    uncovered = dashboards.missing_metrics(valid)
+    uncovered = dashboards.missing_metrics(run.spec.plan, valid)
     if uncovered:
         problems.append(f"dashboards show no panel for {uncovered}")
     return {"dashboards": report, "missing_metrics": uncovered, "problems": problems}

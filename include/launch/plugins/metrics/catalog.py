@@ -74,14 +74,13 @@ SOURCES.register_all("include.launch.plugins.metrics", [
 ])
 
 
-def provided_by(kind: str, params: Params, scraped: frozenset[str] = frozenset()) -> frozenset[str]:
-    """The vocabulary metrics one configured source measures; ``scraped``: those the plan's target
-    profile computes from the replicas' own metrics (what ``target_scrape`` provides)."""
+def provided_by(kind: str, params: Params, scraped: frozenset[str] = frozenset(),
+                promql: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The vocabulary metrics one configured source measures; ``scraped`` / ``promql``: those the
+    plan's target profile computes from the replicas' own metrics and in PromQL (``Plan.promql()``)."""
     if kind == "target_scrape":
         return scraped
     if kind == "prometheus":
-        from include.monitoring.promql import EXPRESSIONS
-
         assert isinstance(params, PrometheusParams)
-        return frozenset(m.value for m in EXPRESSIONS) | frozenset(m.value for m in params.queries)
+        return promql | frozenset(m.value for m in params.queries)
     return STATIC_PROVIDES[kind]

@@ -26,8 +26,9 @@ def prometheus(run: Any, params: Any, previous: Sample | None) -> Sample:
     job = run.spec.plan.launch.id  # the scrape job Phase 2's monitoring installs
     values: dict[str, float | None] = {}
     try:
-        for metric in sorted(provided_by("prometheus", params)):
-            expr = params.queries.get(Metric(metric)) or expression(Metric(metric), job, params.window)
+        templates = run.spec.plan.promql()
+        for metric in sorted(provided_by("prometheus", params, promql=run.spec.plan.promql_metrics())):
+            expr = params.queries.get(Metric(metric)) or expression(templates, Metric(metric), job, params.window)
             if expr is None:
                 raise RuntimeError(f"no PromQL for {metric}")
             result = query(base, expr)

@@ -18,7 +18,8 @@ def provided_metrics(run: PhaseRun) -> frozenset[str]:
     trigger and criterion of the phase to this set)."""
     provided = set(ENGINE_DERIVED)
     for source in run.spec.phase.metric_sources:
-        provided |= provided_by(source.kind, source.typed_params(SOURCES), run.spec.plan.scraped_metrics())
+        provided |= provided_by(source.kind, source.typed_params(SOURCES), run.spec.plan.scraped_metrics(),
+                                run.spec.plan.promql_metrics())
     return frozenset(provided)
 
 
@@ -40,7 +41,8 @@ def take_sample(run: PhaseRun, previous: Sample | None = None) -> Sample:
         part: Sample = measure(run, params, _part(previous, source.task_name))
         if part.error:
             return Sample(time.time(), "+".join(names), error=f"{source.task_name}: {part.error}")
-        wanted = provided_by(source.kind, params, run.spec.plan.scraped_metrics()) | {"requests_in_interval"}
+        wanted = provided_by(source.kind, params, run.spec.plan.scraped_metrics(),
+                             run.spec.plan.promql_metrics()) | {"requests_in_interval"}
         for name, value in part.values.items():  # the first source listed that measured a metric wins
             if name in wanted and values.get(name) is None:
                 values[name] = value
