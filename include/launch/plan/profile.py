@@ -208,6 +208,36 @@ class MonitoringProfile(Model):
         return self
 
 
+class UserRoute(Model):
+    """path: what a signed-in user reads; placeholders name columns of the identity rows
+    (``/tenants/{tenant_id}/jobs/{job_id}``). weight: its share of a virtual user's requests."""
+
+    path: str = Field(pattern=r"^/")
+    weight: int = Field(default=1, ge=1, le=100)
+
+
+class UsersProfile(Model):
+    """How checks act as the service's users.
+
+    token_secret: the secret (Airflow's secrets backend) that signs HS256 bearer tokens, subject
+    the user id. identity_sql: one row of tenant_id, project_id, owner_id, foreign_user_id, job_id
+    (a resource, its owner and another member of the same tenant: the isolation probes).
+    load_identities_sql: who a load test's virtual users act as (a ``user_id`` column and every
+    column the routes name; takes ``%(limit)s``). routes: what a virtual user reads, weighted;
+    the chaos probes send them too."""
+
+    token_secret: str = Field(min_length=1)
+    identity_sql: str = ""
+    load_identities_sql: str = ""
+    routes: list[UserRoute] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _limit(self) -> UsersProfile:
+        if self.load_identities_sql and "%(limit)s" not in self.load_identities_sql:
+            raise ValueError("load_identities_sql must take %(limit)s (how many virtual users the test needs)")
+        return self
+
+
 class SettingRule(Model):
     """min: the smallest value a setting may take; at_most: another setting it may not exceed
     (a pool's minimum and its maximum)."""
@@ -224,7 +254,8 @@ class TargetProfile(Model):
     setting_rules: bounds on those settings, checked by ``plan check`` and on every trigger form.
     version: where the service tells its version; a settings phase records it before and after
     its change, and a version that moved fails the phase unless the phase says ``release: true``.
-    health, load, metrics, monitoring: how the service is probed, loaded and measured (above)."""
+    health, load, metrics, monitoring, users: how the service is probed, loaded, measured and
+    acted on as its users (above)."""
 
     settings: list[str] = Field(default_factory=list)
     setting_rules: dict[str, SettingRule] = Field(default_factory=dict)
@@ -233,6 +264,7 @@ class TargetProfile(Model):
     load: LoadProfile | None = None
     metrics: MetricsProfile | None = None
     monitoring: MonitoringProfile = MonitoringProfile()
+    users: UsersProfile | None = None
 
     @model_validator(mode="after")
     def _rules_name_settings(self) -> TargetProfile:

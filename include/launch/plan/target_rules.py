@@ -11,6 +11,12 @@ from include.launch.plugins.changes.catalog import SettingsChangeParams, setting
 
 LOADS = frozenset({"synthetic_load"})  # check kinds that send the profile's routes
 RELEASES = frozenset({"canary_traffic_shift"})  # change kinds that deploy a version
+# Check kinds that act as the service's users, and what of target_profile.users each needs.
+AS_USERS: dict[str, tuple[str, ...]] = {
+    "load_test": ("load_identities_sql", "routes"),
+    "http_expectation": ("identity_sql",),
+    "chaos": ("identity_sql", "routes"),
+}
 
 
 def target_problems(plan: Plan) -> list[str]:
@@ -29,6 +35,11 @@ def target_problems(plan: Plan) -> list[str]:
                          for name in named if name not in boards]
         for group in ("pre_checks", "verify"):
             for position, check in enumerate(getattr(phase, group)):
+                users = plan.target_profile.users if plan.target_profile is not None else None
+                missing = [name for name in AS_USERS.get(check.kind, ()) if users is None or not getattr(users, name)]
+                if missing:
+                    problems.append(f"phases[{index}].{group}[{position}]: a {check.kind!r} check acts as the "
+                                    f"service's users: it needs target_profile.users with {', '.join(missing)}")
                 if check.kind in LOADS and (plan.target_profile is None or plan.target_profile.load is None):
                     problems.append(f"phases[{index}].{group}[{position}]: a {check.kind!r} check needs "
                                     "target_profile.load (the routes it sends)")

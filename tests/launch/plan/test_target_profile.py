@@ -180,6 +180,16 @@ def test_monitoring_the_engine_could_not_render_is_refused(tmp_path: Any, edit: 
     assert any(reason in problem for problem in problems), problems
 
 
+def test_a_check_that_acts_as_users_needs_the_profile_to_say_how(tmp_path: Any) -> None:
+    problems = plan_with(tmp_path, lambda d: d["target_profile"]["users"].pop("load_identities_sql"),
+                         name="reconciliation")
+    assert any(p.endswith("a 'load_test' check acts as the service's users: it needs target_profile.users with "
+                          "load_identities_sql") for p in problems), problems
+    problems = plan_with(tmp_path, lambda d: d["target_profile"].pop("users"), name="reconciliation")
+    named = sorted(p.split("'")[1] for p in problems if "acts as the service's users" in p)
+    assert named == ["chaos", "http_expectation", "http_expectation", "load_test"], problems
+
+
 def test_every_shipped_plan_declares_the_metrics_its_scrapes_provide() -> None:
     for name in ("accubooks", "reconciliation", "queueworker"):
         plan = load_plan(name)

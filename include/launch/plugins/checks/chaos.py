@@ -22,7 +22,14 @@ from include.launch.core.vocabulary import Outcome
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.plugins.checks.base import CheckResult
 from include.launch.plugins.checks.catalog import ChaosParams
-from include.launch.plugins.checks.service_probe import bearer, entry_url, identity, measurement_slot, target_extra
+from include.launch.plugins.checks.service_probe import (
+    bearer,
+    entry_url,
+    identity,
+    measurement_slot,
+    target_extra,
+    users_profile,
+)
 from include.launch.plugins.target import Target
 
 GRACEFUL = {200, 503}
@@ -108,10 +115,8 @@ def chaos(run: PhaseRun, params: ChaosParams) -> CheckResult:
     target = Target.from_connection(run.spec.plan.connections.target_api)
     who = identity(run)
     base = entry_url(run)
-    probes = [base + who.fill(route) for route in (
-        "/tenants/{tenant_id}/reconciliation/jobs", "/tenants/{tenant_id}/reconciliation/jobs/{job_id}/results",
-        "/tenants/{tenant_id}/projects")]
-    headers = bearer(who.owner_id)
+    probes = [base + who.fill(route.path) for route in users_profile(run).routes]
+    headers = bearer(run, who.owner_id)
     records = []
     with measurement_slot(run):
         for fault in params.faults:

@@ -22,7 +22,13 @@ from include.launch.core.vocabulary import Outcome
 from include.launch.evidence.runtime import PhaseRun
 from include.launch.plugins.checks.base import CheckResult, evaluate
 from include.launch.plugins.checks.catalog import LoadTestParams
-from include.launch.plugins.checks.service_probe import entry_url, load_identities, measurement_slot, secret
+from include.launch.plugins.checks.service_probe import (
+    entry_url,
+    load_identities,
+    measurement_slot,
+    signing_key,
+    users_profile,
+)
 from include.launch.plugins.target import Target
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -44,8 +50,8 @@ def _number(value: str | None) -> float | None:
     return None if math.isnan(number) else number
 
 
-def run_locust(host: str, params: LoadTestParams, identities: list[dict[str, int]], jwt_secret: str,
-               workdir: Path) -> dict[str, Any]:
+def run_locust(host: str, params: LoadTestParams, identities: list[dict[str, int]], signing: str,
+               workdir: Path, routes: list[dict[str, Any]]) -> dict[str, Any]:
     """Run locust headless; return its aggregated figures (raises when locust itself fails)."""
     ids_file = workdir / "identities.json"
     ids_file.write_text(json.dumps(identities))
@@ -55,7 +61,8 @@ def run_locust(host: str, params: LoadTestParams, identities: list[dict[str, int
                "-u", str(params.users), "-r", f"{params.spawn_rate:g}", "-t", f"{total}s", "--reset-stats",
                "--csv", str(workdir / "load"), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING",
                "--exit-code-on-error", "0", "--skip-log-setup"]
-    env = {**os.environ, "LOAD_IDENTITIES": str(ids_file), "LOAD_JWT_SECRET": jwt_secret,
+    env = {**os.environ, "LOAD_IDENTITIES": str(ids_file), "LOAD_SIGNING_KEY": signing,
+           "LOAD_ROUTES": json.dumps(routes),
            "LOAD_WAIT_MIN": f"{params.wait_min_seconds:g}", "LOAD_WAIT_MAX": f"{params.wait_max_seconds:g}"}
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=total + 120, check=False,
                             stdin=subprocess.DEVNULL)
@@ -78,19 +85,19 @@ def run_locust(host: str, params: LoadTestParams, identities: list[dict[str, int
 
 
 def load_test(run: PhaseRun, params: LoadTestParams) -> CheckResult:
-    jwt_secret = secret("JWT_SECRET")
-    if not jwt_secret:
-        raise ConfigurationError("JWT_SECRET is not in the secrets backend: the virtual users cannot sign in")
+    users = users_profile(run)
+    jwt_key = signing_key(run)
     identities = load_identities(run)
     if not identities:
-        raise ConfigurationError("the target database has no users with reconciliation jobs to act as")
+        raise ConfigurationError("target_profile.users.load_identities_sql found nobody to act as")
     host = entry_url(run)
     target = Target.from_connection(run.spec.plan.connections.target_api)
     from include.launch.plugins.checks.service_probe import interval_values, scrape
 
     with measurement_slot(run), tempfile.TemporaryDirectory(prefix="load_test_") as folder:
         before = scrape(run, target.replicas)
-        figures = run_locust(host, params, identities, jwt_secret, Path(folder))
+        figures = run_locust(host, params, identities, jwt_key, Path(folder),
+                             [route.model_dump() for route in users.routes])
         server = interval_values(run, before, scrape(run, target.replicas))
     values: dict[str, float | None] = {key: figures.get(key) for key in
                                        ("latency_p95_ms", "latency_p99_ms", "error_rate_percent")}

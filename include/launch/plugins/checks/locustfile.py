@@ -1,8 +1,10 @@
 """The load test's virtual users (run by locust as a subprocess; never imported by the pipeline).
 
-Each user acts as one real user of the target (a bearer token signed with the secret in
-$LOAD_JWT_SECRET, identities from the JSON file $LOAD_IDENTITIES) and reads what users read most:
-job lists, job results, projects. Think time: $LOAD_WAIT_MIN .. $LOAD_WAIT_MAX seconds.
+Each user acts as one real user of the target: a bearer token signed with $LOAD_SIGNING_KEY (the
+target profile's ``users.token_secret``), an identity from the JSON file $LOAD_IDENTITIES (a row of
+``users.load_identities_sql``), and the profile's ``users.routes`` from $LOAD_ROUTES, each picked in
+proportion to its weight, its placeholders filled from the identity. Think time:
+$LOAD_WAIT_MIN .. $LOAD_WAIT_MAX seconds.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import time
 from pathlib import Path
 
@@ -17,30 +20,23 @@ import jwt
 from locust import FastHttpUser, between, task
 
 _IDENTITIES = json.loads(Path(os.environ["LOAD_IDENTITIES"]).read_text())
+_ROUTES = json.loads(os.environ["LOAD_ROUTES"])
+_PATHS = [route["path"] for route in _ROUTES]
+_WEIGHTS = [int(route.get("weight", 1)) for route in _ROUTES]
 _NEXT = itertools.count()
 
 
-class ReconciliationUser(FastHttpUser):
+class ServiceUser(FastHttpUser):
     wait_time = between(float(os.environ.get("LOAD_WAIT_MIN", "1")), float(os.environ.get("LOAD_WAIT_MAX", "3")))
 
     def on_start(self) -> None:
-        me = _IDENTITIES[next(_NEXT) % len(_IDENTITIES)]
-        self.tenant, self.job = me["tenant_id"], me["job_id"]
+        self.me = _IDENTITIES[next(_NEXT) % len(_IDENTITIES)]
         now = int(time.time())
-        token = jwt.encode({"sub": str(me["user_id"]), "iat": now, "exp": now + 3600},
-                           os.environ["LOAD_JWT_SECRET"], algorithm="HS256")
+        token = jwt.encode({"sub": str(self.me["user_id"]), "iat": now, "exp": now + 3600},
+                           os.environ["LOAD_SIGNING_KEY"], algorithm="HS256")
         self.headers = {"Authorization": f"Bearer {token}"}
 
-    @task(5)
-    def jobs(self) -> None:
-        self.client.get(f"/tenants/{self.tenant}/reconciliation/jobs", headers=self.headers,
-                        name="/tenants/{tenant_id}/reconciliation/jobs")
-
-    @task(3)
-    def results(self) -> None:
-        self.client.get(f"/tenants/{self.tenant}/reconciliation/jobs/{self.job}/results", headers=self.headers,
-                        name="/tenants/{tenant_id}/reconciliation/jobs/{job_id}/results")
-
-    @task(1)
-    def projects(self) -> None:
-        self.client.get(f"/tenants/{self.tenant}/projects", headers=self.headers, name="/tenants/{tenant_id}/projects")
+    @task
+    def read(self) -> None:
+        path = random.choices(_PATHS, weights=_WEIGHTS)[0]
+        self.client.get(path.format(**self.me), headers=self.headers, name=path)

@@ -82,9 +82,9 @@ def http_expectation(run: PhaseRun, params: HttpExpectationParams) -> CheckResul
     url = entry_url(run) + who.fill(params.route)
     headers: dict[str, str] = {}
     if params.auth == "owner":
-        headers = bearer(who.owner_id)
+        headers = bearer(run, who.owner_id)
     elif params.auth == "foreign_user":
-        headers = bearer(who.foreign_user_id)
+        headers = bearer(run, who.foreign_user_id)
     body = {key: who.fill(str(value)) if isinstance(value, str) else value for key, value in params.body.items()}
     body = {key: int(value) if isinstance(value, str) and value.isdigit() else value for key, value in body.items()}
     statuses: Counter[int] = Counter()

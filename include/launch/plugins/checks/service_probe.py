@@ -2,10 +2,11 @@
 
 - the entry URL: the target connection's ``extra.proxy.url`` when a proxy fronts the replicas
   (so checks see what users see), else the first replica;
-- identities: a project, its owner and a non-owner of the same tenant, read from the target DB;
+- identities: a project, its owner and a non-owner of the same tenant, read from the target DB
+  with the target profile's SQL (``users``);
 - secrets: resolved through Airflow's secrets backends (``Variable.get``: env
   ``AIRFLOW_VAR_<NAME>``, or AWS Secrets Manager / Vault when configured), never from the plan;
-- bearer tokens: HS256 JWTs signed with the ``JWT_SECRET`` secret;
+- bearer tokens: HS256 JWTs signed with the target profile's ``users.token_secret``;
 - service metrics: the target profile's, over every replica, with rates over an interval;
 - one disruptive measurement at a time (load test, chaos, metric windows) via an advisory lock.
 """
@@ -20,6 +21,7 @@ from typing import Any
 
 from include.launch.core.errors import ConfigurationError
 from include.launch.evidence.runtime import PhaseRun
+from include.launch.plan.profile import UsersProfile
 from include.launch.plugins.metrics.sample import Sample
 
 MEASUREMENT_LOCK = 7_318_001  # pg advisory lock key shared by every disruptive measurement
@@ -51,12 +53,26 @@ def secret(name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def bearer(user_id: int | str, ttl_seconds: float = 3600.0) -> dict[str, str]:
+def users_profile(run: PhaseRun) -> UsersProfile:
+    """How this launch's checks act as its users (plan check refuses a check that needs it without one)."""
+    profile = run.spec.plan.target_profile
+    if profile is None or profile.users is None:
+        raise ConfigurationError("target_profile.users: not declared: no check can act as the service's users")
+    return profile.users
+
+
+def signing_key(run: PhaseRun) -> str:
+    name = users_profile(run).token_secret
+    key = secret(name)
+    if not key:
+        raise ConfigurationError(f"{name} is not in the secrets backend: cannot act as a user")
+    return key
+
+
+def bearer(run: PhaseRun, user_id: int | str, ttl_seconds: float = 3600.0) -> dict[str, str]:
     import jwt
 
-    key = secret("JWT_SECRET")
-    if not key:
-        raise ConfigurationError("JWT_SECRET is not in the secrets backend: cannot act as a user")
+    key = signing_key(run)
     now = int(time.time())
     token = jwt.encode({"sub": str(user_id), "iat": now, "exp": now + int(ttl_seconds)}, key, algorithm="HS256")
     return {"Authorization": f"Bearer {token}"}
@@ -84,23 +100,30 @@ def _hook(run: PhaseRun) -> Any:
 
 
 def identity(run: PhaseRun) -> Identity:
-    row = _hook(run).get_first(
-        "SELECT p.tenant_id, p.id, p.owner_id, "
-        " (SELECT u.id FROM users u WHERE u.tenant_id = p.tenant_id AND u.id <> p.owner_id ORDER BY u.id LIMIT 1), "
-        " (SELECT j.id FROM reconciliation_jobs j WHERE j.project_id = p.id ORDER BY j.id LIMIT 1) "
-        "FROM projects p WHERE EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = p.tenant_id AND u.id <> p.owner_id)"
-        " ORDER BY p.id LIMIT 1")
+    """The isolation probes' resource, owner and other member (``users.identity_sql``)."""
+    sql = users_profile(run).identity_sql
+    if not sql:
+        raise ConfigurationError("target_profile.users.identity_sql: not declared: no resource to probe")
+    row = _hook(run).get_first(sql)
     if not row or None in row:
-        raise ConfigurationError("the target database has no project with an owner, another member and a job")
+        raise ConfigurationError("target_profile.users.identity_sql found no resource with an owner, another member "
+                                 "of its tenant and a job")
     return Identity(*(int(value) for value in row))
 
 
 def load_identities(run: PhaseRun, limit: int = 500) -> list[dict[str, int]]:
-    """Users with their tenant and a job of that tenant: who the load test's virtual users act as."""
-    rows = _hook(run).get_records(
-        "SELECT u.id, u.tenant_id, min(j.id) FROM users u JOIN reconciliation_jobs j ON j.tenant_id = u.tenant_id "
-        "GROUP BY u.id, u.tenant_id ORDER BY u.id LIMIT %s", parameters=(limit,))
-    return [{"user_id": int(r[0]), "tenant_id": int(r[1]), "job_id": int(r[2])} for r in rows]
+    """Who the load test's virtual users act as (``users.load_identities_sql``), one dict per row
+    keyed by column name."""
+    from contextlib import closing
+
+    sql = users_profile(run).load_identities_sql
+    if not sql:
+        raise ConfigurationError("target_profile.users.load_identities_sql: not declared: nobody to act as")
+    with closing(_hook(run).get_conn()) as conn, closing(conn.cursor()) as cursor:
+        cursor.execute(sql, {"limit": limit})
+        names = [getattr(column, "name", None) or column[0] for column in cursor.description]
+        rows = cursor.fetchall()
+    return [dict(zip(names, (int(value) for value in row), strict=True)) for row in rows]
 
 
 @contextmanager
