@@ -292,7 +292,9 @@ def _go_no_go_check(kind: str, **params: Any) -> Mutation:
      ".params.faults[1]: Input should be 'database_down' or 'redis_down' (got 'replica_crash')"),
     (_go_no_go_check("secrets_present", fingerprint_secret="SIGNING_KEY"),
      "fingerprint_secret 'SIGNING_KEY' is not one of names ['JWT_SECRET', 'DATABASE_URL', 'REDIS_URL']"),
-], ids=["chaos-fault-it-cannot-observe", "fingerprint-of-an-unread-secret"])
+    (_go_no_go_check("secrets_present", fingerprint_field=""),
+     "fingerprint_secret and fingerprint_field go together"),
+], ids=["chaos-fault-it-cannot-observe", "fingerprint-of-an-unread-secret", "fingerprint-read-nowhere"])
 def test_a_gate_that_could_not_measure_what_its_params_ask_is_refused(mutation: Mutation, expected: str) -> None:
     document = copy.deepcopy(RECONCILIATION)
     mutation(document)

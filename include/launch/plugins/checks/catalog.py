@@ -75,15 +75,19 @@ class QualitySuiteParams(Params):
 class SecretsPresentParams(Params):
     """names: secrets that must resolve from the secrets backend (Airflow's: env, Secrets Manager,
     Vault); forbidden_fallbacks: values that must appear neither there nor in the target's config;
-    fingerprint_secret: the secret every replica must report running with (its /health
-    ``auth.jwt_secret_fingerprint``, a SHA-256 prefix); none by default."""
+    fingerprint_secret: the secret every replica must report running with (a SHA-256 prefix, in
+    the dotted health field ``fingerprint_field``); none by default."""
 
     names: list[str] = Field(min_length=1)
     forbidden_fallbacks: list[str] = Field(default_factory=list)
     fingerprint_secret: str | None = None
+    fingerprint_field: str = ""
 
     @model_validator(mode="after")
     def _fingerprint_of_a_named_secret(self) -> SecretsPresentParams:
+        if bool(self.fingerprint_secret) != bool(self.fingerprint_field):
+            raise ValueError("fingerprint_secret and fingerprint_field go together: the secret, and the health field "
+                             "where every replica reports its fingerprint")
         if self.fingerprint_secret is not None and self.fingerprint_secret not in self.names:
             raise ValueError(f"fingerprint_secret {self.fingerprint_secret!r} is not one of names {self.names}: "
                              "the replicas' fingerprint would be compared with a secret the check never reads")

@@ -59,9 +59,12 @@ def secrets_present(run: PhaseRun, params: SecretsPresentParams) -> CheckResult:
         import hashlib
 
         want = hashlib.sha256(expected.encode()).hexdigest()[:16]
+        from include.launch.plugins.checks.health import field, health_profile
+
+        path = health_profile(run).path
         for url in target.replicas:
-            body = requests.get(f"{url}/health", timeout=target.timeout).json()
-            got = (body.get("auth") or {}).get("jwt_secret_fingerprint", "")
+            body = requests.get(f"{url}{path}", timeout=target.timeout).json()
+            got = str(field(body, params.fingerprint_field) or "")
             fingerprints[url] = "matches" if got == want else ("not configured" if not got else "differs")
             if got != want:
                 problems.append(f"{url} does not run with {params.fingerprint_secret} from the secrets backend "
