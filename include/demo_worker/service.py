@@ -54,18 +54,20 @@ class Worker:
     def __init__(self, env_file: Path | None, database_url: str = "") -> None:
         self.env_file, self.database_url = env_file, database_url
         self.metrics = Metrics()
-        self.queue: queue.Queue[Job | None] = queue.Queue()
+        self.queue: queue.Queue[Job] = queue.Queue()
         self.settings = settings_module.load(env_file)
         self.fail_ratio = 0.0
         self.threads: list[threading.Thread] = []
+        self.generation = 0
         self.lock = threading.Lock()
         self._create_store()
         self._resize(self.settings.threads)
 
     def _resize(self, count: int) -> None:
-        for _ in self.threads:
-            self.queue.put(None)  # each old thread takes one sentinel and stops
-        self.threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(count)]
+        """A new generation of ``count`` threads; each older thread stops after the job in hand."""
+        self.generation += 1
+        self.threads = [threading.Thread(target=self._serve, args=(self.generation,), daemon=True)
+                        for _ in range(count)]
         for thread in self.threads:
             thread.start()
         self.metrics.threads.set(count)
@@ -85,13 +87,14 @@ class Worker:
             job.outcome = "timeout"
         return job
 
-    def _serve(self) -> None:
+    def _serve(self, generation: int) -> None:
         connection = self._store()
-        while True:
-            job = self.queue.get()
+        while generation == self.generation:
+            try:
+                job = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
             self.metrics.depth.set(self.queue.qsize())
-            if job is None:
-                return
             self.metrics.wait.observe(time.monotonic() - job.enqueued)
             self.metrics.busy.inc()
             try:
@@ -109,6 +112,8 @@ class Worker:
             self.metrics.duration.labels(job.kind).observe(time.monotonic() - job.enqueued)
             job.outcome = outcome
             job.done.set()
+        if connection:
+            connection.close()
 
     def _create_store(self) -> None:
         """The job store's table, created once under an advisory lock (replicas start side by side)."""

@@ -134,15 +134,18 @@ def test_postgres_stats_reads_the_connection_its_params_name(tcp_database: str) 
 
 
 def test_prometheus_reads_the_plan_queries_over_its_window(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A real Prometheus: the plan's own PromQL for a metric wins over the registry's, in the window
-    it names; a registry expression with no series is no data; no connection is an error sample."""
+    """A real Prometheus: the source's own PromQL for a metric wins over the target profile's, in the
+    window it names; a profile expression with no series is no data; no connection is an error sample."""
     from include.devservices.prometheus import monitoring_stack
     from include.launch.core.vocabulary import Metric
+    from include.launch.plan import load_plan
     from include.launch.plugins.metrics.catalog import PrometheusParams
     from include.launch.plugins.metrics.prometheus import prometheus
 
+    shipped = load_plan("accubooks")  # its target profile's PromQL: the registry this source reads
     run = SimpleNamespace(spec=SimpleNamespace(plan=SimpleNamespace(
-        launch=SimpleNamespace(id="nobody_scrapes_this"), connections=SimpleNamespace(prometheus="prom"))))
+        launch=SimpleNamespace(id="nobody_scrapes_this"), connections=SimpleNamespace(prometheus="prom"),
+        promql=shipped.promql, promql_metrics=shipped.promql_metrics)))
     with monitoring_stack(tmp_path / "monitoring") as stack:
         monkeypatch.setenv("AIRFLOW_CONN_PROM_EXTRA", json.dumps(stack.prometheus_connection()))
         params = PrometheusParams(conn_id="prom_extra", window="1m",
